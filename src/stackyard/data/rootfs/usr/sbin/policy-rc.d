@@ -1,0 +1,3 @@
+#!/bin/sh
+# Package scripts must never start services while an image is built.
+exit 101

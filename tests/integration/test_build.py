@@ -1,0 +1,320 @@
+"""The image tree built on the real engine: contents, users, the start contract, caching."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from stackyard.engine import DockerEngine
+from stackyard.images import graph
+from stackyard.images.builder import Builder
+from stackyard.images.cache import LABEL
+from stackyard.images.catalog import load_catalog
+from stackyard.images.model import BuildOptions, BuildReport, BuildStatus, Catalog
+
+pytestmark = pytest.mark.engine
+
+
+def run(client: docker.DockerClient, image: str, command: list[str], **kwargs: object) -> str:
+    output = client.containers.run(image, command, entrypoint=[], remove=True, **kwargs)
+    return output.decode()
+
+
+def ref(options: BuildOptions, name: str) -> str:
+    return f"{options.repository(name)}:{options.tag}"
+
+
+def test_cold_build_makes_every_image(
+    cold_build: tuple[BuildOptions, BuildReport], catalog: Catalog
+) -> None:
+    _, report = cold_build
+    assert report.ok, [(r.name, r.error) for r in report.results if r.error]
+    assert report.root is not None and report.root.status is BuildStatus.BUILT
+    assert {r.name for r in report.results} == set(catalog.images)
+    assert report.by_status(BuildStatus.BUILT) == [r.name for r in report.results]
+
+
+def test_service_binaries_run(
+    cold_build: tuple[BuildOptions, BuildReport], client: docker.DockerClient
+) -> None:
+    options, _ = cold_build
+    assert (
+        run(client, ref(options, "keystone"), ["keystone-manage", "--version"]).strip()[0].isdigit()
+    )
+    assert "MariaDB" in run(client, ref(options, "mariadb-server"), ["mariadbd", "--version"])
+    assert run(client, ref(options, "rabbitmq"), ["rabbitmqctl", "version"]).strip()[0].isdigit()
+    assert "HAProxy version" in run(client, ref(options, "haproxy"), ["haproxy", "-v"])
+    assert "Keepalived" in run(
+        client, ref(options, "keepalived"), ["keepalived", "--version"], stderr=True
+    )
+    assert "openstack" in run(
+        client, ref(options, "toolbox"), ["openstack", "--version"], stderr=True
+    )
+
+
+def test_images_run_as_their_fixed_users(
+    cold_build: tuple[BuildOptions, BuildReport], catalog: Catalog, client: docker.DockerClient
+) -> None:
+    options, _ = cold_build
+    for name, spec in catalog.images.items():
+        uid = run(client, ref(options, name), ["id", "-u"]).strip()
+        expected = 0 if spec.user == "root" else catalog.users[spec.user].uid
+        assert uid == str(expected), name
+        owner = run(client, ref(options, name), ["stat", "-c", "%U:%G %a", "/var/log/kolla"])
+        assert owner.strip() == "root:kolla 2775", name
+
+
+def test_no_image_carries_apt_caches(
+    cold_build: tuple[BuildOptions, BuildReport], catalog: Catalog, client: docker.DockerClient
+) -> None:
+    options, _ = cold_build
+    probe = (
+        "ls /var/lib/apt/lists | grep -v -e '^partial$' -e '^lock$' | wc -l; "
+        "ls /var/cache/apt/archives | grep -c '\\.deb$'; ls /var/cache/apt | grep -c '\\.bin$'"
+    )
+    for name in catalog.images:
+        counts = run(client, ref(options, name), ["sh", "-c", probe]).split()
+        assert counts == ["0", "0", "0"], name
+
+
+def kolla_container(
+    client: docker.DockerClient, image: str, config_dir: Path, **kwargs: object
+) -> docker.models.containers.Container:
+    return client.containers.run(
+        image,
+        detach=True,
+        environment={"KOLLA_CONFIG_STRATEGY": "COPY_ALWAYS"},
+        volumes={str(config_dir): {"bind": "/var/lib/kolla/config_files", "mode": "ro"}},
+        **kwargs,
+    )
+
+
+def write_config(folder: Path, config: dict[str, object], files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def wait_exit(container: docker.models.containers.Container) -> tuple[int, str]:
+    result = container.wait(timeout=120)
+    logs = container.logs().decode()
+    container.remove()
+    return result["StatusCode"], logs
+
+
+def test_start_script_applies_config_json_and_execs(
+    cold_build: tuple[BuildOptions, BuildReport], client: docker.DockerClient, tmp_path: Path
+) -> None:
+    options, _ = cold_build
+    config = write_config(
+        tmp_path / "cfg",
+        {
+            "command": "bash -c 'stat -c \"%U %a\" /etc/stackyard-test.conf; "
+            "cat /etc/stackyard-test.conf; ps -o comm= -p $PPID; id -un'",
+            "config_files": [
+                {
+                    "source": "/var/lib/kolla/config_files/test.conf",
+                    "dest": "/etc/stackyard-test.conf",
+                    "owner": "toolbox",
+                    "perm": "0600",
+                }
+            ],
+        },
+        {"test.conf": "hello from config.json\n"},
+    )
+    code, logs = wait_exit(kolla_container(client, ref(options, "toolbox"), config))
+    assert code == 0, logs
+    lines = logs.splitlines()
+    assert "toolbox 600" in lines
+    assert "hello from config.json" in lines
+    # exec: the command replaced kolla_start, so its parent is dumb-init (PID 1)
+    assert "dumb-init" in lines
+    assert lines[-1] == "toolbox"
+
+
+def test_bootstrap_mode_is_one_shot(
+    cold_build: tuple[BuildOptions, BuildReport], client: docker.DockerClient, tmp_path: Path
+) -> None:
+    options, _ = cold_build
+    config = write_config(tmp_path / "db", {"command": "mariadbd"}, {})
+    volume = client.volumes.create()
+    try:
+        container = kolla_container(
+            client,
+            ref(options, "mariadb-server"),
+            config,
+            environment={
+                "KOLLA_CONFIG_STRATEGY": "COPY_ALWAYS",
+                "KOLLA_BOOTSTRAP": "",
+                "DB_ROOT_PASSWORD": "secret'pw",
+            },
+            volumes={
+                str(config): {"bind": "/var/lib/kolla/config_files", "mode": "ro"},
+                volume.name: {"bind": "/var/lib/mysql", "mode": "rw"},
+            },
+        )
+        code, logs = wait_exit(container)
+        assert code == 0, logs
+        assert "MariaDB data directory initialised" in logs
+        server = kolla_container(
+            client,
+            ref(options, "mariadb-server"),
+            config,
+            volumes={
+                str(config): {"bind": "/var/lib/kolla/config_files", "mode": "ro"},
+                volume.name: {"bind": "/var/lib/mysql", "mode": "rw"},
+            },
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                code, out = server.exec_run(["healthcheck_mariadb"])
+                if code == 0:
+                    break
+                time.sleep(0.5)
+            assert code == 0, out
+            code, out = server.exec_run(
+                ["mariadb", "-uroot", "-psecret'pw", "-h127.0.0.1", "-Nse", "SELECT CURRENT_USER()"]
+            )
+            assert (code, out.decode().strip()) == (0, "root@%")
+            user = server.exec_run(["ps", "-o", "user=", "-C", "mariadbd"]).output.decode().split()
+            assert user == ["mysql"]
+        finally:
+            server.remove(force=True)
+    finally:
+        volume.remove(force=True)
+
+
+def test_services_run_as_non_root(
+    cold_build: tuple[BuildOptions, BuildReport],
+    catalog: Catalog,
+    client: docker.DockerClient,
+    tmp_path: Path,
+) -> None:
+    options, _ = cold_build
+    services = {
+        "memcached": ("memcached -p 11211 -l 127.0.0.1", "memcached"),
+        "haproxy": ("haproxy -W -db -f /etc/haproxy/haproxy.cfg", "haproxy"),
+        "rabbitmq": ("/usr/sbin/rabbitmq-server", "beam.smp"),
+    }
+    haproxy_cfg = (
+        "global\n  maxconn 100\ndefaults\n  mode http\n  timeout connect 1s\n"
+        "  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind :80\n"
+    )
+    for image, (command, process) in services.items():
+        config = write_config(
+            tmp_path / image,
+            {
+                "command": command,
+                "config_files": [
+                    {
+                        "source": "/var/lib/kolla/config_files/haproxy.cfg",
+                        "dest": "/etc/haproxy/haproxy.cfg",
+                        "owner": "haproxy",
+                        "perm": "0600",
+                        "optional": True,
+                    }
+                ],
+            },
+            {"haproxy.cfg": haproxy_cfg},
+        )
+        container = kolla_container(client, ref(options, image), config, hostname="sytest-node")
+        try:
+            deadline = time.monotonic() + 60
+            uids: list[str] = []
+            while time.monotonic() < deadline and not uids:
+                container.reload()
+                assert container.status in ("created", "running"), container.logs().decode()
+                uids = (
+                    container.exec_run(["ps", "-o", "uid=", "-C", process]).output.decode().split()
+                )
+                time.sleep(0.5)
+            expected = str(catalog.users[catalog.images[image].user].uid)
+            assert uids and set(uids) == {expected}, (
+                image,
+                uids,
+                container.logs().decode()[-2000:],
+            )
+        finally:
+            container.remove(force=True)
+
+
+def test_second_build_is_all_cached_and_fast(
+    cold_build: tuple[BuildOptions, BuildReport], engine: DockerEngine, catalog: Catalog
+) -> None:
+    options, _ = cold_build
+    start = time.monotonic()
+    report = Builder(engine, catalog, options).build(graph.select(catalog, [], []))
+    elapsed = time.monotonic() - start
+    assert report.by_status(BuildStatus.CACHED) == [r.name for r in report.results]
+    assert report.root is not None and report.root.status is BuildStatus.CACHED
+    assert elapsed < 3.0
+    keystone = next(r for r in report.results if r.name == "keystone")
+    labels = engine.image_labels(ref(options, "keystone"))
+    assert labels is not None and labels[LABEL] == keystone.cache_key
+
+
+def test_template_change_rebuilds_that_image_and_its_children(
+    cold_build: tuple[BuildOptions, BuildReport],
+    engine: DockerEngine,
+    images_copy: Path,
+) -> None:
+    options, _ = cold_build
+    template = images_copy / "keystone-base" / "Dockerfile.j2"
+    template.write_text(template.read_text() + "RUN echo changed > /etc/stackyard-changed\n")
+    catalog = load_catalog(images_copy)
+    report = Builder(engine, catalog, options).build(graph.select(catalog, [], []))
+    assert report.ok
+    assert set(report.by_status(BuildStatus.BUILT)) == {
+        "keystone-base",
+        "keystone",
+        "keystone-fernet",
+    }
+    assert set(report.by_status(BuildStatus.CACHED)) == set(catalog.images) - {
+        "keystone-base",
+        "keystone",
+        "keystone-fernet",
+    }
+
+
+def test_broken_template_fails_only_its_subtree(
+    cold_build: tuple[BuildOptions, BuildReport],
+    engine: DockerEngine,
+    images_copy: Path,
+) -> None:
+    options, _ = cold_build
+    before = engine.inspect_image(ref(options, "openstack-base"))
+    broken_run = images_copy / "openstack-base" / "Dockerfile.j2"
+    broken_run.write_text(broken_run.read_text() + "RUN echo failing on purpose && exit 3\n")
+    broken_syntax = images_copy / "memcached" / "Dockerfile.j2"
+    broken_syntax.write_text(broken_syntax.read_text() + "{% if %}\n")
+    catalog = load_catalog(images_copy)
+    report = Builder(engine, catalog, options).build(graph.select(catalog, [], []))
+    results = {r.name: r for r in report.results}
+    assert not report.ok
+    assert results["openstack-base"].status is BuildStatus.FAILED
+    assert "returned a non-zero code: 3" in (results["openstack-base"].error or "")
+    assert results["memcached"].status is BuildStatus.FAILED
+    assert f"{broken_syntax}:" in (results["memcached"].error or "")
+    assert {n for n, r in results.items() if r.status is BuildStatus.PARENT_FAILED} == {
+        "keystone-base",
+        "keystone",
+        "keystone-fernet",
+        "toolbox",
+    }
+    assert {n for n, r in results.items() if r.status is BuildStatus.CACHED} == {
+        "base",
+        "mariadb-server",
+        "rabbitmq",
+        "haproxy",
+        "keepalived",
+    }
+    # nothing half-tagged: the tag still names the image it named before
+    after = engine.inspect_image(ref(options, "openstack-base"))
+    assert before is not None and after is not None and before["Id"] == after["Id"]
