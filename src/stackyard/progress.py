@@ -11,6 +11,7 @@ from stackyard.images.model import BuildStatus, ImageResult
 STYLE = {
     BuildStatus.BUILT: "green",
     BuildStatus.CACHED: "cyan",
+    BuildStatus.PULLED: "cyan",
     BuildStatus.FAILED: "bold red",
     BuildStatus.PARENT_FAILED: "yellow",
 }

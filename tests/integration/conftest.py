@@ -38,7 +38,8 @@ def catalog() -> Catalog:
 
 
 def options_for(catalog: Catalog, logs: Path, **kwargs: object) -> BuildOptions:
-    return make_options(catalog, namespace=NAMESPACE, workers=WORKERS, logs_dir=logs, **kwargs)  # type: ignore[arg-type]
+    settings: dict[str, object] = {"namespace": NAMESPACE, "workers": WORKERS, "logs_dir": logs}
+    return make_options(catalog, **{**settings, **kwargs})
 
 
 def remove_namespace(client: docker.DockerClient, namespace: str) -> None:
@@ -56,7 +57,8 @@ def cold_build(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[BuildOptions, BuildReport]]:
     """The whole tree built from nothing: the root image is made with debootstrap."""
-    remove_namespace(client, NAMESPACE)
+    if os.environ.get("STACKYARD_TEST_REUSE_IMAGES") != "1":  # a developer shortcut, never in CI
+        remove_namespace(client, NAMESPACE)
     client.images.prune(filters={"dangling": True})
     options = options_for(catalog, tmp_path_factory.mktemp("logs"))
     report = Builder(engine, catalog, options).build(graph.select(catalog, [], []))

@@ -19,6 +19,7 @@ import requests.exceptions
 from stackyard.errors import EngineError
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
+PROBE_API_VERSION = "1.24"  # /_ping exists in every engine stackyard supports
 LineSink = Callable[[str], None]
 
 
@@ -37,13 +38,23 @@ class BuildFailed(EngineError):
 def connect(base_url: str | None = None, timeout: int = 300) -> DockerEngine:
     """Connect to the engine at base_url (default: $DOCKER_HOST, else the local socket)."""
     url = base_url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
-    try:
-        api = docker.APIClient(base_url=url, version="auto", timeout=timeout)
-    except docker.errors.DockerException as exc:
+    hint = "run `stackyard host bootstrap` to install and start it"
+    if url.startswith("unix://") and not Path(url.removeprefix("unix://")).exists():
         raise EngineError(
-            f"the container engine is not reachable at {url} ({_reason(exc)}); "
-            "run `stackyard host bootstrap` to install and start it"
+            f"the container engine is not reachable at {url} (no such socket); {hint}"
+        )
+    # Probe with a fixed API version first: a client whose version negotiation fails cannot
+    # be closed, and would leak its socket.
+    probe = docker.APIClient(base_url=url, version=PROBE_API_VERSION, timeout=timeout)
+    try:
+        probe.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise EngineError(
+            f"the container engine is not reachable at {url} ({_reason(exc)}); {hint}"
         ) from None
+    finally:
+        probe.close()
+    api = docker.APIClient(base_url=url, version="auto", timeout=timeout)
     return DockerEngine(api, url)
 
 

@@ -111,13 +111,14 @@ class Builder:
         self.progress.started(name)
         log_path = self.options.logs_dir / f"{name}.log"
         with log_path.open("w") as log:
-            image_id = self._pull_root(reference, key, log) or self._debootstrap_root(
-                reference, key, log
-            )
+            image_id = self._pull_root(reference, key, log)
+            status = BuildStatus.PULLED
+            if image_id is None:
+                image_id = self._debootstrap_root(reference, key, log)
+                status = BuildStatus.BUILT
         result = ImageResult(
-            name, BuildStatus.BUILT, reference, key, time.monotonic() - start, image_id,
-            log=log_path,
-        )  # fmt: skip
+            name, status, reference, key, time.monotonic() - start, image_id, log=log_path
+        )
         self.progress.finished(result)
         return result
 
@@ -131,9 +132,12 @@ class Builder:
             log.write(f"pull of the root image failed, making it instead: {exc}\n")
             return None
         found = self._cached_id(self.engine, f"{remote}:{self.options.suite}", key)
-        if found:
-            repository, tag = reference.rsplit(":", 1)
-            self.engine.tag(found, repository, tag)
+        if found is None:
+            log.write(f"{remote}:{self.options.suite} does not have cache key {key}\n")
+            return None
+        repository, tag = reference.rsplit(":", 1)
+        self.engine.tag(found, repository, tag)
+        log.write(f"pulled {remote}:{self.options.suite}\n")
         return found
 
     def _debootstrap_root(self, reference: str, key: str, log: IO[str]) -> str:
@@ -161,7 +165,6 @@ class Builder:
                     if parent_result.image_id is None:
                         results[name] = self._skipped(planned[name], parent_result.name)
                         continue
-                    self.progress.started(name)
                     future = pool.submit(self._build_one, planned[name], parent_result)
                     running[future] = name
                 if not running:
@@ -184,6 +187,7 @@ class Builder:
     def _build_one(self, p: PlannedImage, parent: ImageResult) -> ImageResult:
         start = time.monotonic()
         name = p.spec.name
+        self.progress.started(name)
         log_path = self.options.logs_dir / f"{name}.log"
         base = ImageResult(name, BuildStatus.FAILED, p.reference, p.key, log=log_path)
         engine = self._engine()

@@ -85,6 +85,7 @@ class BuildOptions:
 class BuildStatus(enum.Enum):
     BUILT = "built"
     CACHED = "cached"
+    PULLED = "pulled"  # the root image, taken from the registry
     FAILED = "failed"
     PARENT_FAILED = "parent-failed"
 

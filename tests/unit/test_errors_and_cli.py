@@ -1,0 +1,119 @@
+"""Bad input and unavailable dependencies give a clear message and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stackyard.cli import main
+from stackyard.engine import connect
+from stackyard.errors import ConfigError, EngineError, HostError, MirrorError
+from stackyard.host import check_debian, read_os_release
+from stackyard.images import graph
+from stackyard.images.catalog import default_root, load_catalog
+from stackyard.images.model import Catalog
+from stackyard.images.options import make_options
+from stackyard.images.plan import plan_images
+from stackyard.images.render import Renderer
+from stackyard.images.rootfs import check_mirror
+
+
+def test_engine_not_running_names_the_socket_and_the_fix() -> None:
+    with pytest.raises(EngineError) as info:
+        connect("unix:///nonexistent/docker.sock", timeout=2)
+    message = str(info.value)
+    assert "not reachable at unix:///nonexistent/docker.sock" in message
+    assert "stackyard host bootstrap" in message
+
+
+def test_unreachable_mirror_names_the_url() -> None:
+    with pytest.raises(
+        MirrorError, match=r"cannot reach the Debian mirror http://127.0.0.1:9/debian"
+    ):
+        check_mirror("http://127.0.0.1:9/debian", "trixie", timeout=2)
+
+
+def test_non_debian_host_is_refused(tmp_path: Path) -> None:
+    os_release = tmp_path / "os-release"
+    os_release.write_text('ID=fedora\nPRETTY_NAME="Fedora Linux 40"\n')
+    with pytest.raises(HostError, match="Debian hosts only; this is 'Fedora Linux 40'"):
+        check_debian(read_os_release(os_release))
+    os_release.write_text("ID=ubuntu\nID_LIKE=debian\n")
+    check_debian(read_os_release(os_release))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"suite": "sid"}, "unknown suite 'sid'; choose one of bookworm, trixie"),
+        ({"install_type": "rpm"}, "unknown install type 'rpm'"),
+        ({"install_type": "source"}, "install type 'source' is not available yet"),
+        ({"mirror": "ftp://x"}, "must be an http:// or https:// URL"),
+        ({"push": True}, "--push needs --registry"),
+        ({"workers": 0}, "--workers must be at least 1"),
+        ({"template_override": Path("/nonexistent.j2")}, "template override file does not exist"),
+        ({"ca_bundle": Path("/nonexistent.crt")}, "cannot read CA bundle"),
+    ],
+)
+def test_bad_build_options(tree: Catalog, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("+", r"\+")):
+        make_options(tree, **kwargs)
+
+
+def test_ca_bundle_must_be_pem(tree: Catalog, tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.crt"
+    bundle.write_text("not a certificate")
+    with pytest.raises(ConfigError, match="not a PEM CA bundle"):
+        make_options(tree, ca_bundle=bundle)
+
+
+def test_operator_override_adds_a_package_to_keystone(tmp_path: Path) -> None:
+    catalog = load_catalog(default_root())
+    override = tmp_path / "override.j2"
+    override.write_text(
+        "{% block keystone_base_packages %}{{ super() }} python3-ldap{% endblock %}\n"
+    )
+    options = make_options(catalog, template_override=override)
+    names = graph.select(catalog, ["keystone"], [])
+    planned = plan_images(
+        catalog, options, names, options.root_reference, "k", Renderer(catalog, override)
+    )
+    assert "keystone uwsgi-plugin-python3 python3-ldap" in planned["keystone-base"].dockerfile
+
+
+def test_bad_image_folder_data(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "Dockerfile.j2").write_text("FROM x\n")
+    (root / "a" / "image.yaml").write_text("parent: null\nuser: root\nfrom: x\n")
+    with pytest.raises(ConfigError, match=r"a/image.yaml: unknown key\(s\) \['from'\]"):
+        load_catalog(root)
+    (root / "a" / "image.yaml").write_text("parent: [oops\n")
+    with pytest.raises(ConfigError, match=r"a/image.yaml:2: invalid YAML"):
+        load_catalog(root)
+
+
+def test_cli_lists_and_rejects() -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["build", "--list-images", "keystone"])
+    assert result.exit_code == 0
+    assert result.output.split() == ["base", "openstack-base", "keystone-base", "keystone"]
+    result = runner.invoke(main, ["build", "--list-images", "--format", "json", "-p", "infra"])
+    listing = json.loads(result.output)
+    assert listing["mariadb-server"] == {"parent": "base"} and "keystone" not in listing
+    result = runner.invoke(main, ["build", "--list-dependencies", "keystone-fernet"])
+    assert result.output.splitlines() == [
+        "base",
+        "  openstack-base",
+        "    keystone-base",
+        "      keystone-fernet",
+    ]
+    result = runner.invoke(main, ["build", "glance"])
+    assert result.exit_code == 2
+    assert "error: no image matches 'glance'" in result.output
+    result = runner.invoke(main, ["build", "--suite", "sid", "keystone"])
+    assert result.exit_code == 2
+    assert "unknown suite 'sid'" in result.output
