@@ -208,58 +208,89 @@ def test_bootstrap_mode_is_one_shot(
         volume.remove(force=True)
 
 
-def test_services_run_as_non_root(
+HAPROXY_CFG = """global
+  maxconn 100
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 1s
+  timeout server 1s
+frontend f
+  bind :80
+"""
+
+# image -> (command, its process name, a health check that must pass, one that must fail)
+SERVICES = {
+    "memcached": (
+        "memcached -p 11211 -l 127.0.0.1",
+        "memcached",
+        ["healthcheck_listen", "memcached", "11211"],
+        ["healthcheck_listen", "memcached", "11299"],
+    ),
+    "haproxy": (
+        "haproxy -W -db -f /etc/haproxy/haproxy.cfg",
+        "haproxy",
+        ["healthcheck_listen", "haproxy", "80"],
+        ["healthcheck_curl", "http://127.0.0.1:80/"],  # no backend: 503 is a failure
+    ),
+    "rabbitmq": (
+        "/usr/sbin/rabbitmq-server",
+        "beam.smp",
+        ["healthcheck_rabbitmq"],
+        ["healthcheck_port", "beam.smp", "5672"],  # no client is connected
+    ),
+}
+
+
+def wait_for(container: docker.models.containers.Container, command: list[str]) -> str:
+    """Run command in the container until it succeeds (60 s at most); its output."""
+    deadline = time.monotonic() + 60
+    while True:
+        container.reload()
+        assert container.status in ("created", "running"), container.logs().decode()[-2000:]
+        code, output = container.exec_run(command)
+        if code == 0 and output.strip():
+            return str(output.decode())
+        assert time.monotonic() < deadline, (command, output, container.logs().decode()[-2000:])
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("image", sorted(SERVICES))
+def test_service_runs_as_its_user_and_health_checks_tell(
+    image: str,
     cold_build: tuple[BuildOptions, BuildReport],
     catalog: Catalog,
     client: docker.DockerClient,
     tmp_path: Path,
 ) -> None:
     options, _ = cold_build
-    services = {
-        "memcached": ("memcached -p 11211 -l 127.0.0.1", "memcached"),
-        "haproxy": ("haproxy -W -db -f /etc/haproxy/haproxy.cfg", "haproxy"),
-        "rabbitmq": ("/usr/sbin/rabbitmq-server", "beam.smp"),
-    }
-    haproxy_cfg = (
-        "global\n  maxconn 100\ndefaults\n  mode http\n  timeout connect 1s\n"
-        "  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind :80\n"
+    command, process, healthy, unhealthy = SERVICES[image]
+    files = [
+        {
+            "source": "/var/lib/kolla/config_files/haproxy.cfg",
+            "dest": "/etc/haproxy/haproxy.cfg",
+            "owner": "haproxy",
+            "perm": "0600",
+        }
+    ]
+    config = write_config(
+        tmp_path,
+        {"command": command, "config_files": files if image == "haproxy" else []},
+        {"haproxy.cfg": HAPROXY_CFG},
     )
-    for image, (command, process) in services.items():
-        config = write_config(
-            tmp_path / image,
-            {
-                "command": command,
-                "config_files": [
-                    {
-                        "source": "/var/lib/kolla/config_files/haproxy.cfg",
-                        "dest": "/etc/haproxy/haproxy.cfg",
-                        "owner": "haproxy",
-                        "perm": "0600",
-                        "optional": True,
-                    }
-                ],
-            },
-            {"haproxy.cfg": haproxy_cfg},
-        )
-        container = kolla_container(client, ref(options, image), config, hostname="sytest-node")
-        try:
-            deadline = time.monotonic() + 60
-            uids: list[str] = []
-            while time.monotonic() < deadline and not uids:
-                container.reload()
-                assert container.status in ("created", "running"), container.logs().decode()
-                uids = (
-                    container.exec_run(["ps", "-o", "uid=", "-C", process]).output.decode().split()
-                )
-                time.sleep(0.5)
-            expected = str(catalog.users[catalog.images[image].user].uid)
-            assert uids and set(uids) == {expected}, (
-                image,
-                uids,
-                container.logs().decode()[-2000:],
-            )
-        finally:
-            container.remove(force=True)
+    # a non-root haproxy binds port 80 once the container allows unprivileged low ports
+    sysctls = {"net.ipv4.ip_unprivileged_port_start": "0"} if image == "haproxy" else {}
+    container = kolla_container(
+        client, ref(options, image), config, hostname="sytest-node", sysctls=sysctls
+    )
+    try:
+        uids = wait_for(container, ["ps", "-o", "uid=", "-C", process]).split()
+        assert set(uids) == {str(catalog.users[catalog.images[image].user].uid)}
+        wait_for(container, ["sh", "-c", " ".join(healthy) + " && echo healthy"])
+        code, output = container.exec_run(unhealthy)
+        assert code != 0, output
+    finally:
+        container.remove(force=True)
 
 
 def test_second_build_is_all_cached_and_fast(
