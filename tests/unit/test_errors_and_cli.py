@@ -117,3 +117,20 @@ def test_cli_lists_and_rejects() -> None:
     result = runner.invoke(main, ["build", "--suite", "sid", "keystone"])
     assert result.exit_code == 2
     assert "unknown suite 'sid'" in result.output
+
+
+def test_engine_that_does_not_come_up_shows_its_log_tail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stackyard import host
+
+    log = tmp_path / "dockerd.log"
+    log.write_text("".join(f"line {i}\n" for i in range(40)) + "failed to start daemon: boom\n")
+    monkeypatch.setattr(host, "LOG_FILE", log)
+    monkeypatch.setattr(host, "_engine_version", lambda: None)
+    with pytest.raises(HostError) as info:
+        host._wait_for_engine(timeout=0.1)
+    message = str(info.value)
+    assert "did not come up within 0 s" in message
+    assert message.endswith("failed to start daemon: boom")
+    assert "line 39" in message and "line 10\n" not in message

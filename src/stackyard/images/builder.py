@@ -55,6 +55,7 @@ class Builder:
         self.catalog = catalog
         self.options = options
         self.progress: Progress = progress or _Silent()
+        self.root_key = rootfs.cache_key(options)
         self._local = threading.local()
 
     def _engine(self) -> DockerEngine:
@@ -68,16 +69,15 @@ class Builder:
     def plan(self, names: list[str]) -> dict[str, PlannedImage]:
         renderer = Renderer(self.catalog, self.options.template_override)
         return plan_images(
-            self.catalog, self.options, names, self.options.root_reference,
-            rootfs.cache_key(self.options), renderer,
+            self.catalog, self.options, names, self.options.root_reference, self.root_key,
+            renderer,
         )  # fmt: skip
 
     def build(self, names: list[str]) -> BuildReport:
         start = time.monotonic()
         self.options.logs_dir.mkdir(parents=True, exist_ok=True)
         planned = self.plan(names)
-        root_key = rootfs.cache_key(self.options)
-        root_ref = self.options.root_reference
+        root_ref, root_key = self.options.root_reference, self.root_key
         all_cached = self._cached_id(self.engine, root_ref, root_key) and all(
             p.error is None and self._cached_id(self.engine, p.reference, p.key)
             for p in planned.values()
@@ -103,7 +103,7 @@ class Builder:
 
     def _ensure_root(self, reference: str, key: str) -> ImageResult:
         """The distro root: reused, pulled from the registry, or made with debootstrap."""
-        name = self.options.root_repository.rsplit("/", 1)[-1]
+        name = self.options.base_distro
         start = time.monotonic()
         found = self._cached_id(self.engine, reference, key)
         if found:
@@ -125,7 +125,7 @@ class Builder:
     def _pull_root(self, reference: str, key: str, log: IO[str]) -> str | None:
         if not self.options.registry:
             return None
-        remote = self.options.remote_repository(self.options.root_repository.rsplit("/", 1)[-1])
+        remote = self.options.remote_repository(self.options.base_distro)
         try:
             self.engine.pull(remote, self.options.suite, on_line=_writer(log))
         except EngineError as exc:
