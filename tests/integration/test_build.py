@@ -200,6 +200,15 @@ def test_bootstrap_mode_is_one_shot(
                 ["mariadb", "-uroot", "-pwrong", "-h127.0.0.1", "-Nse", "SELECT 1"]
             )
             assert code != 0 and b"Access denied" in out
+            checks = {
+                "healthcheck_socket mariadbd /run/mysqld/mysqld.sock": 0,
+                "healthcheck_socket mariadbd /run/mysqld/other.sock": 1,
+                "touch /tmp/new && healthcheck_filemod /tmp/new 60": 0,
+                "touch -d 2000-01-01 /tmp/old && healthcheck_filemod /tmp/old 60": 1,
+            }
+            for check, expected in checks.items():
+                code, out = server.exec_run(["sh", "-c", check])
+                assert code == expected, (check, out)
             user = server.exec_run(["ps", "-o", "user=", "-C", "mariadbd"]).output.decode().split()
             assert user == ["mysql"]
         finally:
