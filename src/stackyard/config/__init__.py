@@ -1,0 +1,1 @@
+"""Operator configuration: files -> validated values (pure)."""

@@ -1,0 +1,57 @@
+"""Read an operator's YAML file into a mapping, keeping the line of every top-level key, so
+errors can say `globals.yml:12:` (pure: reads the one file it is given)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stackyard.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class YamlMapping:
+    path: Path
+    values: dict[str, Any]
+    lines: dict[str, int]
+
+    def where(self, key: str) -> str:
+        line = self.lines.get(key)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def load_mapping(path: Path, missing_ok: bool = False) -> YamlMapping:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        if missing_ok:
+            return YamlMapping(path, {}, {})
+        raise ConfigError(f"{path}: file does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_mapping(text, path)
+
+
+def parse_mapping(text: str, path: Path) -> YamlMapping:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML ({problem})") from None
+    if values is None:
+        return YamlMapping(path, {}, {})
+    if not isinstance(values, dict) or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(f"{path}: expected `key: value` lines at the top level")
+    lines = {}
+    for key_node, _ in node.value:
+        lines[str(key_node.value)] = key_node.start_mark.line + 1
+    bad = [k for k in values if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"{path}: keys must be names, not {bad[0]!r}")
+    return YamlMapping(path, values, lines)
