@@ -231,7 +231,7 @@ class Builder:
         return image_id
 
     def _push(self, result: ImageResult) -> ImageResult:
-        remote = self.options.remote_repository(result.reference.rsplit(":", 1)[0].split("/")[-1])
+        remote = self.options.remote_repository(result.name)
         tag = result.reference.rsplit(":", 1)[1]
         try:
             self.engine.tag(result.reference, remote, tag)
