@@ -1,0 +1,125 @@
+"""Desired state + observed state -> Plan (pure, deterministic).
+
+Each step says why it exists and, for a recreate, which fields changed (from the spec label the
+container carries). Services are ordered by their dependencies (ties by name); removals of
+containers no longer wanted come last, dependents first. A plan computed against a deployment
+that already matches is empty.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any
+
+from stackyard.deploy.model import (
+    Action,
+    Change,
+    ContainerSpec,
+    DesiredState,
+    ObservedContainer,
+    ObservedState,
+    Plan,
+    RunState,
+    Step,
+    Wave,
+)
+from stackyard.errors import ConfigError
+
+SPEC_FIELDS = tuple(f.name for f in fields(ContainerSpec))
+
+
+def service_order(desired: DesiredState) -> list[str]:
+    """Services, each after the ones it depends on; a dependency that is not deployed (an
+    external database, a disabled service) imposes no order."""
+    graph = {
+        name: sorted(d for d in state.depends_on if d in desired.services)
+        for name, state in desired.services.items()
+    }
+    sorter = graphlib.TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        raise ConfigError(
+            f"service dependencies form a cycle: {' -> '.join(exc.args[1])}"
+        ) from None
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order.extend(ready)
+        sorter.done(*ready)
+    return order
+
+
+def plan(desired: DesiredState, observed: ObservedState) -> Plan:
+    order = service_order(desired)
+    waves = [Wave(name, tuple(_service_steps(desired, observed, name))) for name in order]
+    waves.extend(_removals(desired, observed, order))
+    return Plan(tuple(w for w in waves if w.steps))
+
+
+def _service_steps(desired: DesiredState, observed: ObservedState, name: str) -> list[Step]:
+    steps = []
+    for host, specs in sorted(desired.services[name].containers.items()):
+        for spec in sorted(specs, key=lambda s: s.name):
+            step = _step(host, spec, observed.containers.get(host, {}).get(spec.name))
+            if step is not None:
+                steps.append(step)
+    return steps
+
+
+def _step(host: str, spec: ContainerSpec, current: ObservedContainer | None) -> Step | None:
+    if current is None:
+        return Step(Action.CREATE, host, spec.name, "not present", spec=spec)
+    recorded = current.recorded_spec()
+    if recorded is None:
+        return Step(Action.RECREATE, host, spec.name, "created without a readable spec label",
+                    spec=spec)  # fmt: skip
+    changes = diff(recorded, spec.to_record())
+    if changes:
+        cause = "changed: " + ", ".join(sorted({c.field.split(".")[0] for c in changes}))
+        return Step(Action.RECREATE, host, spec.name, cause, tuple(changes), spec)
+    if current.state is RunState.STOPPED:
+        return Step(Action.START, host, spec.name, "stopped", spec=spec)
+    return None
+
+
+def diff(current: Mapping[str, Any], desired: Mapping[str, Any]) -> list[Change]:
+    """Field-level differences, in spec field order; mappings are compared key by key."""
+    changes: list[Change] = []
+    for name in SPEC_FIELDS:
+        old, new = current.get(name), desired.get(name)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                if old.get(key) != new.get(key):
+                    changes.append(Change(f"{name}.{key}", old.get(key), new.get(key)))
+        else:
+            changes.append(Change(name, old, new))
+    return changes
+
+
+def _removals(desired: DesiredState, observed: ObservedState, order: list[str]) -> list[Wave]:
+    wanted = {
+        (host, spec.name)
+        for state in desired.services.values()
+        for host, specs in state.containers.items()
+        for spec in specs
+    }
+    by_service: dict[str, list[Step]] = {}
+    for host, containers in sorted(observed.containers.items()):
+        for name, container in sorted(containers.items()):
+            if (host, name) in wanted:
+                continue
+            service = container.service or "unknown"
+            cause = (
+                f"service {service} is not enabled"
+                if service not in desired.services
+                else f"not wanted on {host}"
+            )
+            by_service.setdefault(service, []).append(Step(Action.REMOVE, host, name, cause))
+    rank = {name: i for i, name in enumerate(order)}
+    names = sorted(by_service, key=lambda s: (-rank.get(s, len(rank)), s))
+    return [Wave(name, tuple(by_service[name])) for name in names]

@@ -1,0 +1,244 @@
+"""The planner on fixture states (pure): golden plans, and properties that hold for any input.
+
+Golden files live in tests/golden/<case>.plan; STACKYARD_UPDATE_GOLDEN=1 rewrites them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stackyard.deploy.model import (
+    LABEL_SPEC,
+    Action,
+    ContainerSpec,
+    DesiredState,
+    HealthCheck,
+    ObservedContainer,
+    ObservedState,
+    Plan,
+    RunState,
+    ServiceState,
+)
+from stackyard.deploy.planner import diff, plan, service_order
+from stackyard.deploy.report import NO_CHANGES, render_text, to_dict
+from stackyard.errors import ConfigError
+
+GOLDEN = Path(__file__).parent.parent / "golden"
+SECRET = "s3cr3t-database-password"
+
+
+def spec(name: str, service: str, **kwargs: object) -> ContainerSpec:
+    base = ContainerSpec(
+        name=name, service=service, image=f"stackyard/{service}:2025.1-trixie",
+        command=f"{service}-server", healthcheck=HealthCheck(("CMD-SHELL", f"check {name}")),
+        config_digest="c0ffee",
+    )  # fmt: skip
+    return replace(base, **kwargs)
+
+
+def desired_aio() -> DesiredState:
+    """mariadb <- keystone, memcached <- keystone; haproxy alone; one host."""
+
+    def svc(name: str, deps: tuple[str, ...], *specs: ContainerSpec) -> ServiceState:
+        return ServiceState(name, deps, {"node1": specs})
+
+    return DesiredState({
+        "mariadb": svc("mariadb", (), spec("mariadb", "mariadb",
+                                           environment=(("DB_PASSWORD", SECRET),))),
+        "memcached": svc("memcached", (), spec("memcached", "memcached")),
+        "keystone": svc("keystone", ("mariadb", "memcached"), spec("keystone", "keystone"),
+                        spec("keystone_fernet", "keystone", command="rotate")),
+        "haproxy": svc("haproxy", ("keystone",), spec("haproxy", "haproxy")),
+    })  # fmt: skip
+
+
+def deployed(desired: DesiredState, state: RunState = RunState.RUNNING) -> ObservedState:
+    """What the engine reports after the desired state was applied exactly."""
+    containers: dict[str, dict[str, ObservedContainer]] = {}
+    for service in desired.services.values():
+        for host, specs in service.containers.items():
+            for s in specs:
+                containers.setdefault(host, {})[s.name] = ObservedContainer(
+                    s.name, host, f"id-{s.name}", state, s.labels()
+                )
+    return ObservedState(containers)
+
+
+def apply_to(observed: ObservedState, result: Plan) -> ObservedState:
+    """The plan carried out on a simulated engine (for the convergence property)."""
+    containers = {h: dict(c) for h, c in observed.containers.items()}
+    for step in result.steps:
+        host = containers.setdefault(step.host, {})
+        if step.action is Action.REMOVE:
+            del host[step.container]
+        else:
+            assert step.spec is not None
+            host[step.container] = ObservedContainer(
+                step.container, step.host, "new", RunState.RUNNING, step.spec.labels()
+            )
+    return ObservedState(containers)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / f"{name}.plan"
+    if os.environ.get("STACKYARD_UPDATE_GOLDEN") == "1":
+        path.write_text(text + "\n")
+    assert text + "\n" == path.read_text(), f"plan differs from {path}"
+
+
+def test_fresh_deploy_creates_everything_in_dependency_order() -> None:
+    result = plan(desired_aio(), ObservedState({}))
+    assert [w.service for w in result.waves] == ["mariadb", "memcached", "keystone", "haproxy"]
+    check_golden("fresh-deploy", render_text(result, [SECRET]))
+
+
+def test_no_change_means_an_empty_plan() -> None:
+    desired = desired_aio()
+    result = plan(desired, deployed(desired))
+    assert result.is_empty
+    assert render_text(result) == NO_CHANGES
+
+
+def test_changed_config_and_env_recreate_only_that_container_and_say_why() -> None:
+    desired = desired_aio()
+    observed = deployed(desired)
+    keystone = desired.services["keystone"]
+    changed = replace(
+        keystone.containers["node1"][0], config_digest="beef00", environment=(("DEBUG", "true"),)
+    )
+    new = replace(
+        desired,
+        services={
+            **desired.services,
+            "keystone": replace(
+                keystone, containers={"node1": (changed, keystone.containers["node1"][1])}
+            ),
+        },
+    )
+    result = plan(new, observed)
+    assert [(s.action, s.container) for s in result.steps] == [(Action.RECREATE, "keystone")]
+    check_golden("keystone-config-change", render_text(result))
+
+
+def test_stopped_missing_unreadable_and_unwanted() -> None:
+    desired = desired_aio()
+    observed = deployed(desired)
+    node = dict(observed.containers["node1"])
+    node["memcached"] = replace(node["memcached"], state=RunState.STOPPED)
+    del node["haproxy"]
+    node["mariadb"] = replace(node["mariadb"], labels={**node["mariadb"].labels, LABEL_SPEC: "{"})
+    node["old_glance"] = ObservedContainer(
+        "old_glance", "node1", "x", RunState.RUNNING, {"stackyard.service": "glance"}
+    )
+    result = plan(desired, ObservedState({"node1": node}))
+    text = render_text(result, [SECRET])
+    assert SECRET not in text
+    check_golden("mixed-repairs", text)
+
+
+def test_json_masks_secrets_everywhere() -> None:
+    desired = desired_aio()
+    observed = deployed(desired)
+    mariadb = desired.services["mariadb"]
+    other = replace(mariadb.containers["node1"][0], environment=(("DB_PASSWORD", "x" + SECRET),))
+    new = replace(
+        desired,
+        services={**desired.services, "mariadb": replace(mariadb, containers={"node1": (other,)})},
+    )
+    document = json.dumps(to_dict(plan(new, observed), [SECRET, "x" + SECRET]))
+    assert SECRET not in document
+    assert '"field": "environment.DB_PASSWORD"' in document
+
+
+def test_dependency_cycle_is_a_config_error() -> None:
+    state = DesiredState({
+        "a": ServiceState("a", ("b",), {}), "b": ServiceState("b", ("a",), {}),
+    })  # fmt: skip
+    with pytest.raises(ConfigError, match="service dependencies form a cycle"):
+        service_order(state)
+
+
+def test_external_dependency_is_ignored_for_order() -> None:
+    state = DesiredState({"keystone": ServiceState("keystone", ("mariadb",), {})})
+    assert service_order(state) == ["keystone"]
+
+
+def test_diff_reports_mapping_keys() -> None:
+    changes = diff(
+        {"environment": {"A": "1", "B": "2"}, "image": "x"},
+        {"environment": {"A": "1", "C": "3"}, "image": "y"},
+    )
+    assert [(c.field, c.current, c.desired) for c in changes] == [
+        ("image", "x", "y"),
+        ("environment.B", "2", None),
+        ("environment.C", None, "3"),
+    ]
+
+
+# --- properties ------------------------------------------------------------------------------
+
+names = st.sampled_from(["api", "worker", "db", "cache", "lb"])
+services = st.sampled_from(["s1", "s2", "s3", "s4"])
+hosts = st.sampled_from(["node1", "node2", "node3"])
+
+
+@st.composite
+def desired_states(draw: st.DrawFn) -> DesiredState:
+    chosen = draw(st.lists(services, unique=True, max_size=4))
+    result = {}
+    for i, name in enumerate(chosen):
+        deps = tuple(draw(st.lists(st.sampled_from(chosen[:i]), unique=True))) if i else ()
+        per_host: dict[str, tuple[ContainerSpec, ...]] = {}
+        for host in draw(st.lists(hosts, unique=True, max_size=3)):
+            containers = draw(st.lists(names, unique=True, min_size=1, max_size=3))
+            per_host[host] = tuple(
+                spec(
+                    f"{name}_{c}",
+                    name,
+                    command=draw(st.sampled_from(["a", "b"])),
+                    config_digest=draw(st.sampled_from(["d1", "d2"])),
+                )
+                for c in containers
+            )
+        result[name] = ServiceState(name, deps, per_host)
+    return DesiredState(result)
+
+
+@st.composite
+def observed_states(draw: st.DrawFn) -> ObservedState:
+    return deployed(
+        draw(desired_states()), draw(st.sampled_from([RunState.RUNNING, RunState.STOPPED]))
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(desired_states(), observed_states())
+def test_applying_a_plan_converges(desired: DesiredState, observed: ObservedState) -> None:
+    result = plan(desired, observed)
+    assert plan(desired, apply_to(observed, result)).is_empty
+
+
+@settings(max_examples=200, deadline=None)
+@given(desired_states(), observed_states())
+def test_plans_are_deterministic_and_respect_dependencies(
+    desired: DesiredState, observed: ObservedState
+) -> None:
+    result = plan(desired, observed)
+    assert render_text(result) == render_text(plan(desired, observed))
+    # removals come last by design; the order that matters is of what is (re)started
+    position = {
+        w.service: i
+        for i, w in enumerate(result.waves)
+        if any(s.action is not Action.REMOVE for s in w.steps)
+    }
+    for name, state in desired.services.items():
+        for dep in state.depends_on:
+            if name in position and dep in position:
+                assert position[dep] < position[name]
