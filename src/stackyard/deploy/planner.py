@@ -8,7 +8,6 @@ that already matches is empty.
 
 from __future__ import annotations
 
-import graphlib
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
@@ -25,7 +24,7 @@ from stackyard.deploy.model import (
     Step,
     Wave,
 )
-from stackyard.errors import ConfigError
+from stackyard.ordering import dependency_order
 
 SPEC_FIELDS = tuple(f.name for f in fields(ContainerSpec))
 
@@ -37,19 +36,7 @@ def service_order(desired: DesiredState) -> list[str]:
         name: sorted(d for d in state.depends_on if d in desired.services)
         for name, state in desired.services.items()
     }
-    sorter = graphlib.TopologicalSorter(graph)
-    try:
-        sorter.prepare()
-    except graphlib.CycleError as exc:
-        raise ConfigError(
-            f"service dependencies form a cycle: {' -> '.join(exc.args[1])}"
-        ) from None
-    order: list[str] = []
-    while sorter.is_active():
-        ready = sorted(sorter.get_ready())
-        order.extend(ready)
-        sorter.done(*ready)
-    return order
+    return dependency_order(graph, "service dependencies")
 
 
 def plan(desired: DesiredState, observed: ObservedState) -> Plan:

@@ -6,23 +6,19 @@ it names, because a child is built FROM its parent.
 
 from __future__ import annotations
 
-import graphlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from stackyard.errors import ConfigError
 from stackyard.images.model import Catalog, ImageSpec
+from stackyard.ordering import dependency_order
 
 
 def check_acyclic(images: Mapping[str, ImageSpec]) -> None:
-    sorter = graphlib.TopologicalSorter(
-        {name: [spec.parent] if spec.parent else [] for name, spec in images.items()}
+    dependency_order(
+        {name: [spec.parent] if spec.parent else [] for name, spec in images.items()},
+        "image parents",
     )
-    try:
-        sorter.prepare()
-    except graphlib.CycleError as exc:
-        cycle = " -> ".join(exc.args[1])
-        raise ConfigError(f"image parents form a cycle: {cycle}") from None
 
 
 def ancestors(images: Mapping[str, ImageSpec], name: str) -> list[str]:
@@ -79,14 +75,7 @@ def order(images: Mapping[str, ImageSpec], selected: Iterable[str]) -> list[str]
     for name in chosen:
         parent = images[name].parent
         deps[name] = [parent] if parent is not None and parent in chosen else []
-    sorter = graphlib.TopologicalSorter(deps)
-    sorter.prepare()
-    result: list[str] = []
-    while sorter.is_active():
-        ready = sorted(sorter.get_ready())
-        result.extend(ready)
-        sorter.done(*ready)
-    return result
+    return dependency_order(deps, "image parents")
 
 
 def children(images: Mapping[str, ImageSpec]) -> dict[str, list[str]]:
