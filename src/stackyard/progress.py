@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from rich.console import Console
 
 from stackyard.images.model import BuildStatus, ImageResult
@@ -25,24 +23,24 @@ class BuildProgress:
         self.names = set(names)
         self.total = len(names)
         self.done = 0
-        self.started_at: dict[str, float] = {}
+        self.building: set[str] = set()
         self.status = self.console.status("") if self.console.is_terminal else None
         if self.status:
             self.status.start()
 
     def _refresh(self) -> None:
         if self.status:
-            building = ", ".join(sorted(self.started_at)) or "-"
+            building = ", ".join(sorted(self.building)) or "-"
             self.status.update(f"[{self.done}/{self.total}] building: {building}")
 
     def started(self, name: str) -> None:
-        self.started_at[name] = time.monotonic()
+        self.building.add(name)
         if not self.status:
             self.console.print(f"building {name}", highlight=False)
         self._refresh()
 
     def finished(self, result: ImageResult) -> None:
-        self.started_at.pop(result.name, None)
+        self.building.discard(result.name)
         if result.name in self.names:  # the root image is not one of the counted images
             self.done += 1
         style = STYLE[result.status]

@@ -11,8 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from stackyard.config.yamlfile import load_mapping
 from stackyard.errors import ConfigError
 from stackyard.images.graph import check_acyclic
 from stackyard.images.model import Catalog, ImageSpec, UserSpec
@@ -48,24 +47,8 @@ def load_catalog(root: Path | None = None) -> Catalog:
     return Catalog(root, images, users, profiles, suites, default_suite)
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-
-
 def _mapping(path: Path) -> dict[str, Any]:
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data
+    return load_mapping(path).values
 
 
 def _load_images(root: Path) -> list[ImageSpec]:
