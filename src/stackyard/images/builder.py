@@ -78,14 +78,16 @@ class Builder:
         self.options.logs_dir.mkdir(parents=True, exist_ok=True)
         planned = self.plan(names)
         root_ref, root_key = self.options.root_reference, self.root_key
-        all_cached = self._cached_id(self.engine, root_ref, root_key) and all(
-            p.error is None and self._cached_id(self.engine, p.reference, p.key)
-            for p in planned.values()
-        )
-        if not all_cached:
+        # One inspect per image: it decides whether the mirror is needed and what to reuse.
+        root_id = self._cached_id(self.engine, root_ref, root_key)
+        cached = {
+            name: self._cached_id(self.engine, p.reference, p.key) if p.error is None else None
+            for name, p in planned.items()
+        }
+        if root_id is None or None in cached.values():
             rootfs.check_mirror(self.options.apt_mirror, self.options.suite)
-        root = self._ensure_root(root_ref, root_key)
-        results = self._run_graph(planned, root)
+        root = self._ensure_root(root_ref, root_key, root_id)
+        results = self._run_graph(planned, cached, root)
         if self.options.push:
             root = self._push(root)
             results = [self._push(r) if r.image_id else r for r in results]
@@ -101,11 +103,10 @@ class Builder:
 
     # root -------------------------------------------------------------------------------------
 
-    def _ensure_root(self, reference: str, key: str) -> ImageResult:
-        """The distro root: reused, pulled from the registry, or made with debootstrap."""
+    def _ensure_root(self, reference: str, key: str, found: str | None) -> ImageResult:
+        """The distro root: reused (`found`), pulled from the registry, or made with debootstrap."""
         name = self.options.base_distro
         start = time.monotonic()
-        found = self._cached_id(self.engine, reference, key)
         if found:
             return ImageResult(name, BuildStatus.CACHED, reference, key, image_id=found)
         self.progress.started(name)
@@ -149,7 +150,9 @@ class Builder:
 
     # images -----------------------------------------------------------------------------------
 
-    def _run_graph(self, planned: dict[str, PlannedImage], root: ImageResult) -> list[ImageResult]:
+    def _run_graph(
+        self, planned: dict[str, PlannedImage], cached: dict[str, str | None], root: ImageResult
+    ) -> list[ImageResult]:
         results: dict[str, ImageResult] = {}
         parents = {n: p.spec.parent for n, p in planned.items()}
         pending = list(planned)
@@ -165,7 +168,9 @@ class Builder:
                     if parent_result.image_id is None:
                         results[name] = self._skipped(planned[name], parent_result.name)
                         continue
-                    future = pool.submit(self._build_one, planned[name], parent_result)
+                    future = pool.submit(
+                        self._build_one, planned[name], parent_result, cached[name]
+                    )
                     running[future] = name
                 if not running:
                     continue
@@ -184,7 +189,7 @@ class Builder:
         self.progress.finished(result)
         return result
 
-    def _build_one(self, p: PlannedImage, parent: ImageResult) -> ImageResult:
+    def _build_one(self, p: PlannedImage, parent: ImageResult, found: str | None) -> ImageResult:
         start = time.monotonic()
         name = p.spec.name
         self.progress.started(name)
@@ -196,7 +201,6 @@ class Builder:
                 if p.dockerfile is None:
                     log.write(f"{p.error}\n")
                     return replace(base, error=p.error)
-                found = self._cached_id(engine, p.reference, p.key)
                 if found:
                     log.write(f"cached: {p.reference} has cache key {p.key}\n")
                     return replace(base, status=BuildStatus.CACHED, image_id=found)
