@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
 
-from stackyard import __version__, host
+from stackyard import __version__, host, operations
+from stackyard.deploy import report as deploy_report
+from stackyard.deploy.apply import ApplyFailed, StepResult
 from stackyard.engine import connect
+from stackyard.engine.containers import ContainerEngine
 from stackyard.errors import ConfigError, StackyardError
 from stackyard.images import graph, report
 from stackyard.images.builder import Builder
@@ -142,3 +146,268 @@ def _listing(images: dict[str, ImageSpec], names: list[str], tree: bool, fmt: st
         if images[name].parent not in names:
             walk(name, 0)
     return "\n".join(lines)
+
+
+# deploy and operate -------------------------------------------------------------------------
+
+config_dir_option = click.option(
+    "--config-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="STACKYARD_CONFIG_DIR",
+    help="globals.yml, passwords.yml, inventory, config/ [default: /etc/stackyard].",
+)
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Ansible INI inventory [default: CONFIG_DIR/inventory, else the all-in-one].",
+)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+
+
+def _containers() -> ContainerEngine:
+    return ContainerEngine(connect())
+
+
+def _echo_json(value: object) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+@main.command()
+@config_dir_option
+def genpwd(config_dir: Path | None) -> None:
+    """Fill every missing secret in passwords.yml (existing values are never changed)."""
+    try:
+        path, added = operations.genpwd(config_dir)
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    if added:
+        click.echo(f"{path}: generated {len(added)} secrets ({', '.join(added)}); mode 0600")
+    else:
+        click.echo(f"{path}: every secret already has a value; nothing changed")
+
+
+def _planned(config_dir: Path | None, inventory: Path | None) -> operations.Planned:
+    deployment = operations.load(config_dir, inventory)
+    return operations.plan(deployment, _containers())
+
+
+@main.command("plan")
+@config_dir_option
+@inventory_option
+@format_option
+def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
+    """Show what a deploy would change, and why, without changing anything."""
+    try:
+        planned = _planned(config_dir, inventory)
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    secrets = planned.desired.secrets
+    if fmt == "json":
+        _echo_json(deploy_report.to_dict(planned.plan, secrets))
+    else:
+        click.echo(deploy_report.render_text(planned.plan, secrets))
+
+
+def _deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool) -> None:
+    started = time.monotonic()
+    try:
+        engine = _containers()
+        planned = operations.plan(operations.load(config_dir, inventory), engine)
+        secrets = planned.desired.secrets
+        if fmt == "text":
+            click.echo(deploy_report.render_text(planned.plan, secrets))
+        if dry_run or planned.plan.is_empty:
+            if fmt == "json":
+                _echo_json({"plan": deploy_report.to_dict(planned.plan, secrets), "applied": []})
+            return
+        say = click.echo if fmt == "text" else operations._quiet
+        results = operations.deploy(planned, engine, say)
+    except ApplyFailed as exc:
+        if fmt == "json":
+            _echo_json({"error": str(exc), "applied": _results(exc.results)})
+        _fail(exc)
+        return
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    seconds = time.monotonic() - started
+    if fmt == "json":
+        _echo_json(
+            {
+                "plan": deploy_report.to_dict(planned.plan, secrets),
+                "applied": _results(results),
+                "seconds": round(seconds, 2),
+            }
+        )
+    else:
+        click.echo(f"Done: {len(results)} steps in {seconds:.1f} s.")
+
+
+def _results(results: list[StepResult]) -> list[dict[str, object]]:
+    return [
+        {
+            "container": r.step.container,
+            "action": r.step.action.value,
+            "ok": r.ok,
+            "seconds": round(r.seconds, 2),
+            "message": r.message,
+        }
+        for r in results
+    ]
+
+
+@main.command()
+@config_dir_option
+@inventory_option
+@format_option
+@click.option("--dry-run", is_flag=True, help="Show the plan only.")
+def deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool) -> None:
+    """Bring the deployment to the configuration: plan, then apply in dependency order."""
+    _deploy(config_dir, inventory, fmt, dry_run)
+
+
+@main.command()
+@config_dir_option
+@inventory_option
+@format_option
+@click.option("--dry-run", is_flag=True, help="Show the plan only.")
+def reconfigure(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool) -> None:
+    """Apply configuration changes (the same converge as deploy)."""
+    _deploy(config_dir, inventory, fmt, dry_run)
+
+
+@main.command("post-deploy")
+@config_dir_option
+@inventory_option
+def post_deploy(config_dir: Path | None, inventory: Path | None) -> None:
+    """Write clouds.yaml and admin-openrc.sh for the admin user."""
+    try:
+        deployment = operations.load(config_dir, inventory)
+        paths = operations.post_deploy(deployment, operations.desired_state(deployment))
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    clouds, openrc = paths
+    click.echo(f"wrote {clouds} and {openrc} (mode 0600)")
+    click.echo("Use the cloud with:")
+    click.echo(f"  export OS_CLIENT_CONFIG_FILE={clouds}")
+    click.echo(f"  openstack --os-cloud {operations.CLOUD_NAME} token issue")
+    click.echo(f"or: source {openrc}; openstack endpoint list")
+
+
+def _print_report(report: operations.CheckReport, fmt: str) -> None:
+    if fmt == "json":
+        _echo_json(
+            {
+                "ok": report.ok,
+                "findings": [
+                    {"what": f.what, "ok": f.ok, "detail": f.detail} for f in report.findings
+                ],
+            }
+        )
+    else:
+        for f in report.findings:
+            click.echo(f"{'ok  ' if f.ok else 'FAIL'}  {f.what}: {f.detail}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command("check")
+@config_dir_option
+@inventory_option
+@format_option
+def check_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
+    """Every container healthy and every API answering through HAProxy."""
+    try:
+        engine = _containers()
+        report = operations.check(_planned_with(engine, config_dir, inventory), engine)
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    _print_report(report, fmt)
+
+
+def _planned_with(
+    engine: ContainerEngine, config_dir: Path | None, inventory: Path | None
+) -> operations.Planned:
+    return operations.plan(operations.load(config_dir, inventory), engine)
+
+
+@main.command()
+@config_dir_option
+@inventory_option
+@format_option
+def prechecks(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
+    """Check the host and the configuration before a deploy; changes nothing."""
+    try:
+        deployment = operations.load(config_dir, inventory)
+        desired = operations.desired_state(deployment)
+        report = operations.prechecks(deployment, desired, _containers())
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    _print_report(report, fmt)
+
+
+@main.command()
+@config_dir_option
+@inventory_option
+def pull(config_dir: Path | None, inventory: Path | None) -> None:
+    """Pull every image the deployment uses from docker_registry."""
+    try:
+        deployment = operations.load(config_dir, inventory)
+        images = operations.pull(
+            deployment, operations.desired_state(deployment), _containers(), click.echo
+        )
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    click.echo(f"pulled {len(images)} images")
+
+
+@main.command()
+def stop() -> None:
+    """Stop every stackyard container; `deploy` starts them again."""
+    try:
+        stopped = operations.stop(_containers(), click.echo)
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    click.echo(f"stopped {len(stopped)} containers")
+
+
+@main.command()
+@config_dir_option
+@click.option(
+    "--yes-i-really-really-mean-it",
+    "confirmed",
+    is_flag=True,
+    help="Required: confirms that the containers are to be removed.",
+)
+@click.option("--include-volumes", is_flag=True, help="Also remove the named volumes (the data).")
+def destroy(config_dir: Path | None, confirmed: bool, include_volumes: bool) -> None:
+    """Remove every stackyard container and network; data volumes only with --include-volumes."""
+    if not confirmed:
+        _fail(
+            ConfigError(
+                "destroy removes every stackyard container; run it again with "
+                "--yes-i-really-really-mean-it (add --include-volumes to delete the data too)"
+            )
+        )
+        return
+    try:
+        result = operations.destroy(_containers(), config_dir, include_volumes, click.echo)
+    except StackyardError as exc:
+        _fail(exc)
+        return
+    click.echo(f"removed {len(result.containers)} containers and {len(result.networks)} networks")
+    if result.kept_volumes:
+        kept = ", ".join(result.kept_volumes)
+        click.echo(f"kept volumes: {kept} (--include-volumes removes them)")
+    elif result.volumes:
+        click.echo(f"removed volumes: {', '.join(result.volumes)}")

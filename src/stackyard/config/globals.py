@@ -11,9 +11,9 @@ import difflib
 import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stackyard.config.yamlfile import YamlMapping, load_mapping
 from stackyard.errors import ConfigError
@@ -55,6 +55,8 @@ class Globals(BaseModel):
     database_user: str = "root"
     keystone_admin_user: str = "admin"
     keystone_admin_project: str = "admin"
+    fernet_token_expiry: Annotated[int, Field(ge=60)] = 86400
+    keepalived_virtual_router_id: Annotated[int, Field(ge=1, le=255)] = 51
     enable_container_healthchecks: bool = True
 
     @field_validator("enable_container_healthchecks", mode="before")

@@ -18,6 +18,10 @@ LABEL_SPEC = "stackyard.spec"
 LABEL_HASH = "stackyard.spec-hash"
 LABEL_SERVICE = "stackyard.service"
 LABEL_MANAGED = "stackyard.managed"
+LABEL_KIND = "stackyard.kind"
+# Orchestration hints: they say how to run a container, not what it is, so changing them
+# does not recreate anything and they are not part of the recorded spec.
+NOT_RECORDED = ("after", "deadline", "secret_env")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,28 +33,51 @@ class HealthCheck:
     start_period: float = 5.0
 
 
+class Kind(enum.Enum):
+    SERVICE = "service"  # runs until stopped, gated on its health check
+    JOB = "job"  # one-shot step that must exit 0; kept, exited, as the record that it ran
+
+
 @dataclass(frozen=True, slots=True)
 class ContainerSpec:
-    """One container as it should run. Field order is the order changes are reported in."""
+    """One container as it should run. Field order is the order changes are reported in.
+
+    `command` is the service command kolla_start runs (from config.json); `argv` replaces the
+    image's command for containers that do not use kolla_start. Environment values named in
+    `secret_env` are recorded as digests, so labels never hold a secret.
+    """
 
     name: str
     service: str
     image: str
     command: str
+    kind: Kind = Kind.SERVICE
+    argv: tuple[str, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
     volumes: tuple[str, ...] = ()
     network: str = "stackyard"
     hostname: str | None = None
+    ports: tuple[str, ...] = ()  # HOST_IP:HOST_PORT:CONTAINER_PORT
     healthcheck: HealthCheck | None = None
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
+    tmpfs: tuple[str, ...] = ()
     config_digest: str = ""  # digest of the rendered config files the container mounts
+    after: tuple[str, ...] = ()  # containers of the same service that must be ready first
+    deadline: float = 90.0  # seconds to become healthy (service) or to exit (job)
+    secret_env: tuple[str, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         """Canonical JSON form, exactly as it reads back from the label (tuples are lists)."""
         record = asdict(self)
-        record["environment"] = dict(self.environment)
+        for name in NOT_RECORDED:
+            del record[name]
+        record["kind"] = self.kind.value
+        record["environment"] = {
+            key: secret_digest(value) if key in self.secret_env else value
+            for key, value in self.environment
+        }
         record["sysctls"] = dict(self.sysctls)
         normalized: dict[str, Any] = json.loads(canonical_json(record))
         return normalized
@@ -62,6 +89,7 @@ class ContainerSpec:
         return {
             LABEL_MANAGED: "true",
             LABEL_SERVICE: self.service,
+            LABEL_KIND: self.kind.value,
             LABEL_HASH: self.spec_hash(),
             LABEL_SPEC: canonical_json(self.to_record()),
         }
@@ -69,6 +97,10 @@ class ContainerSpec:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def secret_digest(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +131,8 @@ class ObservedContainer:
     id: str
     state: RunState
     labels: dict[str, str] = field(default_factory=dict)
+    exit_code: int | None = None  # for stopped containers: how they ended
+    health: str | None = None  # healthy, unhealthy, starting, or None without a check
 
     @property
     def service(self) -> str | None:
@@ -117,11 +151,15 @@ class ObservedContainer:
 class ObservedState:
     containers: dict[str, dict[str, ObservedContainer]]  # host -> name -> container
 
+    def get(self, host: str, name: str) -> ObservedContainer | None:
+        return self.containers.get(host, {}).get(name)
+
 
 class Action(enum.Enum):
     CREATE = "create"
     RECREATE = "recreate"
     START = "start"
+    RUN = "run"  # a one-shot job
     REMOVE = "remove"
 
 

@@ -13,10 +13,12 @@ from dataclasses import fields
 from typing import Any
 
 from stackyard.deploy.model import (
+    NOT_RECORDED,
     Action,
     Change,
     ContainerSpec,
     DesiredState,
+    Kind,
     ObservedContainer,
     ObservedState,
     Plan,
@@ -27,6 +29,9 @@ from stackyard.deploy.model import (
 from stackyard.ordering import dependency_order
 
 SPEC_FIELDS = tuple(f.name for f in fields(ContainerSpec))
+# A job runs again when what it runs changes, not when a config file it shares with the
+# service changes (a keystone.conf override must not redo db_sync and bootstrap).
+JOB_IGNORED = frozenset({"config_digest"})
 
 
 def service_order(desired: DesiredState) -> list[str]:
@@ -49,35 +54,68 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
 def _service_steps(desired: DesiredState, observed: ObservedState, name: str) -> list[Step]:
     steps = []
     for host, specs in sorted(desired.services[name].containers.items()):
-        for spec in sorted(specs, key=lambda s: s.name):
-            step = _step(host, spec, observed.containers.get(host, {}).get(spec.name))
+        for spec in staged(specs):
+            step = _step(host, spec, observed.get(host, spec.name))
             if step is not None:
                 steps.append(step)
     return steps
 
 
+def staged(specs: tuple[ContainerSpec, ...]) -> list[ContainerSpec]:
+    """Specs in the order they run: each after the ones it names in `after`, ties by name."""
+    by_name = {s.name: s for s in specs}
+    graph = {s.name: sorted(a for a in s.after if a in by_name) for s in specs}
+    return [by_name[n] for n in dependency_order(graph, "container order")]
+
+
 def _step(host: str, spec: ContainerSpec, current: ObservedContainer | None) -> Step | None:
+    job = spec.kind is Kind.JOB
     if current is None:
-        return Step(Action.CREATE, host, spec.name, "not present", spec=spec)
+        return Step(
+            Action.RUN if job else Action.CREATE,
+            host,
+            spec.name,
+            "not run yet" if job else "not present",
+            spec=spec,
+        )
     recorded = current.recorded_spec()
     if recorded is None:
-        return Step(Action.RECREATE, host, spec.name, "created without a readable spec label",
-                    spec=spec)  # fmt: skip
-    changes = diff(recorded, spec.to_record())
+        return Step(
+            Action.RUN if job else Action.RECREATE,
+            host,
+            spec.name,
+            "created without a readable spec label",
+            spec=spec,
+        )
+    changes = diff(recorded, spec.to_record(), JOB_IGNORED if job else frozenset())
     if changes:
         cause = "changed: " + ", ".join(sorted({c.field.split(".")[0] for c in changes}))
-        return Step(Action.RECREATE, host, spec.name, cause, tuple(changes), spec)
+        return Step(
+            Action.RUN if job else Action.RECREATE, host, spec.name, cause, tuple(changes), spec
+        )
+    if job:
+        if current.state is RunState.RUNNING:
+            return Step(Action.RUN, host, spec.name, "did not finish", spec=spec)
+        if current.exit_code != 0:
+            return Step(
+                Action.RUN, host, spec.name, f"failed (exit {current.exit_code})", spec=spec
+            )
+        return None
     if current.state is RunState.STOPPED:
         return Step(Action.START, host, spec.name, "stopped", spec=spec)
+    if current.health in ("unhealthy", "restarting"):
+        return Step(Action.RECREATE, host, spec.name, current.health, spec=spec)
     return None
 
 
-def diff(current: Mapping[str, Any], desired: Mapping[str, Any]) -> list[Change]:
+def diff(
+    current: Mapping[str, Any], desired: Mapping[str, Any], ignore: frozenset[str] = frozenset()
+) -> list[Change]:
     """Field-level differences, in spec field order; mappings are compared key by key."""
     changes: list[Change] = []
     for name in SPEC_FIELDS:
         old, new = current.get(name), desired.get(name)
-        if old == new:
+        if old == new or name in ignore or name in NOT_RECORDED:
             continue
         if isinstance(old, dict) and isinstance(new, dict):
             for key in sorted(set(old) | set(new)):

@@ -39,7 +39,8 @@ def render_text(plan: Plan, secrets: Iterable[str] = ()) -> str:
             lines.append(f"  {step.action.value} {step.container} on {step.host}: {step.cause}")
             lines.extend(f"      {_change(c)}" for c in step.changes)
     counts = Counter(step.action for step in plan.steps)
-    lines.append("Plan: " + ", ".join(f"{counts[a]} to {a.value}" for a in Action) + ".")
+    summary = ", ".join(f"{counts[a]} to {a.value}" for a in Action if counts[a])
+    lines.append(f"Plan: {summary}.")
     return masked("\n".join(lines), secrets)
 
 

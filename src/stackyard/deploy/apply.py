@@ -1,0 +1,305 @@
+"""Carry out a plan on the engine: config files, networks and volumes first, then each
+service's steps in dependency order (independent services in parallel), each change gated on
+the container becoming healthy (or, for a job, exiting 0) within its deadline.
+
+A replaced container is stopped and renamed, not removed, until its successor is healthy; if
+the successor fails, it is removed and the previous container is started again, so a bad change
+does not leave the service down. Every step can be interrupted: the next run sees what is on
+the engine and finishes the work.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stackyard.config.passwords import write_private
+from stackyard.deploy.desired import Desired
+from stackyard.deploy.model import Action, ContainerSpec, Plan, Step, Wave
+from stackyard.engine.containers import ContainerEngine
+from stackyard.errors import EngineError, StackyardError
+
+Say = Callable[[str], None]
+PREVIOUS = "-previous"
+POLL = 0.25
+LOG_LINES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    step: Step
+    seconds: float
+    ok: bool
+    message: str = ""
+    log_tail: tuple[str, ...] = ()
+
+
+class ApplyFailed(StackyardError):
+    """A step failed; the message names the container, the cause and its last log lines."""
+
+    def __init__(self, message: str, results: list[StepResult]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class StepFailed(StackyardError):
+    def __init__(self, message: str, log_tail: list[str]) -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
+@dataclass
+class Applier:
+    engine: ContainerEngine
+    desired: Desired
+    generated: Path  # <config dir>/generated: one folder per container and config digest
+    say: Say = print
+    results: list[StepResult] = field(default_factory=list)
+
+    # preparation -----------------------------------------------------------------------------
+
+    def prepare(self, plan: Plan) -> None:
+        """Networks, volumes and config files the plan's containers need (idempotent)."""
+        for networks in self.desired.networks.values():
+            for network in networks:
+                self.engine.ensure_network(network)
+        for volumes in self.desired.volumes.values():
+            for volume, service in sorted(volumes.items()):
+                self.engine.ensure_volume(volume, service)
+        for step in plan.steps:
+            if step.spec is not None and step.spec.config_digest:
+                self.write_config(step.host, step.spec)
+
+    def config_path(self, spec: ContainerSpec) -> Path:
+        return self.generated / spec.name / spec.config_digest
+
+    def write_config(self, host: str, spec: ContainerSpec) -> None:
+        target = self.config_path(spec)
+        if target.is_dir():
+            return
+        staging = target.with_name(f".{target.name}.{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        for name, text in self.desired.files[(host, spec.name)].items():
+            write_private(staging / name, text)
+        staging.rename(target)
+
+    def collect_garbage(self) -> None:
+        """Remove config folders no desired container uses (after a fully successful run)."""
+        wanted = {(spec.name, spec.config_digest) for _, spec in self.desired.specs()}
+        if not self.generated.is_dir():
+            return
+        for folder in self.generated.iterdir():
+            for digest in folder.iterdir() if folder.is_dir() else []:
+                if (folder.name, digest.name) not in wanted:
+                    shutil.rmtree(digest, ignore_errors=True)
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+    # running ---------------------------------------------------------------------------------
+
+    def apply(self, plan: Plan, workers: int = 4) -> list[StepResult]:
+        self.prepare(plan)
+        removals = [w for w in plan.waves if _only_removals(w)]
+        waves = {w.service: w for w in plan.waves if not _only_removals(w)}
+        graph = {
+            name: [d for d in state.depends_on if d in self.desired.state.services]
+            for name, state in self.desired.state.services.items()
+        }
+        sorter = graphlib.TopologicalSorter(graph)
+        sorter.prepare()
+        failure: StepFailed | None = None
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            running: dict[Future[None], str] = {}
+            while sorter.is_active() and failure is None:
+                for name in sorter.get_ready():
+                    wave = waves.get(name)
+                    if wave is None:
+                        sorter.done(name)
+                    else:
+                        running[pool.submit(self._run_wave, wave, pool)] = name
+                if not running:
+                    continue
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = running.pop(future)
+                    error = future.exception()
+                    if isinstance(error, StepFailed):
+                        failure = failure or error
+                    elif error is not None:
+                        raise error
+                    else:
+                        sorter.done(name)
+            for future in running:
+                error = future.exception()
+                if isinstance(error, StepFailed):
+                    failure = failure or error
+        if failure is None:
+            for wave in removals:
+                for step in wave.steps:
+                    self._run_step(step)
+        if failure is not None:
+            tail = "\n".join(f"    {line}" for line in failure.log_tail)
+            message = str(failure) + (f"\n  last log lines:\n{tail}" if tail else "")
+            raise ApplyFailed(message, self.results)
+        self.collect_garbage()
+        return self.results
+
+    def _run_wave(self, wave: Wave, pool: ThreadPoolExecutor) -> None:
+        """The steps of one service: each after the steps it names in `after`."""
+        names = {step.container for step in wave.steps}
+        graph = {
+            step.container: [a for a in (step.spec.after if step.spec else ()) if a in names]
+            for step in wave.steps
+        }
+        by_name = {step.container: step for step in wave.steps}
+        sorter = graphlib.TopologicalSorter(graph)
+        sorter.prepare()
+        while sorter.is_active():
+            ready = list(sorter.get_ready())
+            # Steps of one stage run side by side (e.g. fernet and credential setup).
+            if len(ready) == 1:
+                self._run_step(by_name[ready[0]])
+            else:
+                with ThreadPoolExecutor(max_workers=len(ready)) as stage:
+                    for future in [stage.submit(self._run_step, by_name[n]) for n in ready]:
+                        future.result()
+            sorter.done(*ready)
+
+    def _run_step(self, step: Step) -> None:
+        started = time.monotonic()
+        verb = {
+            Action.CREATE: "creating",
+            Action.RECREATE: "replacing",
+            Action.START: "starting",
+            Action.RUN: "running",
+            Action.REMOVE: "removing",
+        }[step.action]
+        self.say(f"  {verb} {step.container} ({step.cause})")
+        try:
+            if step.action is Action.REMOVE:
+                self._remove(step.container)
+            elif step.action is Action.RUN:
+                self._run_job(step)
+            elif step.action is Action.START:
+                assert step.spec is not None
+                self.engine.start(step.container)
+                self._gate(step.spec, step.container)
+            elif step.action is Action.CREATE:
+                assert step.spec is not None
+                self._remove(step.container + PREVIOUS)
+                self._create_and_gate(step)
+            else:
+                self._replace(step)
+        except StepFailed as exc:
+            seconds = time.monotonic() - started
+            self.results.append(StepResult(step, seconds, False, str(exc), tuple(exc.log_tail)))
+            self.say(f"  FAILED {step.container} after {seconds:.1f} s: {exc}")
+            raise
+        except EngineError as exc:
+            seconds = time.monotonic() - started
+            self.results.append(StepResult(step, seconds, False, str(exc)))
+            self.say(f"  FAILED {step.container} after {seconds:.1f} s: {exc}")
+            raise StepFailed(f"{step.container} on {step.host}: {exc}", []) from None
+        seconds = time.monotonic() - started
+        self.results.append(StepResult(step, seconds, True))
+        done = {
+            Action.CREATE: "created",
+            Action.RECREATE: "replaced",
+            Action.START: "started",
+            Action.RUN: "ran",
+            Action.REMOVE: "removed",
+        }[step.action]
+        self.say(f"  {done} {step.container} in {seconds:.1f} s")
+
+    def _config_dir(self, spec: ContainerSpec) -> str | None:
+        return str(self.config_path(spec)) if spec.config_digest else None
+
+    def _create_and_gate(self, step: Step) -> None:
+        assert step.spec is not None
+        self.engine.create(step.spec, self._config_dir(step.spec))
+        self.engine.start(step.container)
+        self._gate(step.spec, step.container)
+
+    def _replace(self, step: Step) -> None:
+        """Stop the current container, keep it aside, start the new one; on failure, roll back."""
+        assert step.spec is not None
+        previous = step.container + PREVIOUS
+        self._remove(previous)
+        self.engine.stop(step.container)
+        self.engine.rename(step.container, previous)
+        try:
+            self._create_and_gate(step)
+        except (StepFailed, EngineError) as exc:
+            tail = exc.log_tail if isinstance(exc, StepFailed) else []
+            self.engine.remove(step.container)
+            self.engine.rename(previous, step.container)
+            self.engine.start(step.container)
+            restored = f"{exc}; the previous {step.container} container was restored"
+            raise StepFailed(restored, tail) from None
+        self.engine.remove(previous)
+
+    def _remove(self, name: str) -> None:
+        if self.engine.inspect(name) is not None:
+            self.engine.stop(name)
+            self.engine.remove(name)
+
+    def _run_job(self, step: Step) -> None:
+        spec = step.spec
+        assert spec is not None
+        self.engine.remove(step.container)
+        self.engine.create(spec, self._config_dir(spec))
+        self.engine.start(step.container)
+        code = self.engine.wait(step.container, spec.deadline)
+        if code is None:
+            tail = self.engine.logs(step.container, LOG_LINES)
+            self.engine.stop(step.container, timeout=5)
+            raise StepFailed(
+                f"{step.container} on {step.host} did not finish within {spec.deadline:.0f} s", tail
+            )
+        if code != 0:
+            raise StepFailed(
+                f"{step.container} on {step.host} failed with exit code {code}",
+                self.engine.logs(step.container, LOG_LINES),
+            )
+
+    def _gate(self, spec: ContainerSpec, name: str) -> None:
+        """Wait until the container passes its health check (run by stackyard at a short
+        interval, so a deploy does not wait for the engine's own schedule)."""
+        deadline = time.monotonic() + spec.deadline
+        test = list(spec.healthcheck.test) if spec.healthcheck else None
+        settle = time.monotonic() + 1.0
+        last = ""
+        while True:
+            record = self.engine.inspect(name)
+            state = record["State"] if record else {}
+            if not state.get("Running") or state.get("Restarting"):
+                code = state.get("ExitCode")
+                raise StepFailed(
+                    f"{name} exited (code {code}) instead of becoming healthy",
+                    self.engine.logs(name, LOG_LINES),
+                )
+            if test is None:
+                if time.monotonic() >= settle:
+                    return
+            else:
+                code, last = self.engine.exec(name, test)
+                if code == 0:
+                    return
+            if time.monotonic() >= deadline:
+                lines = self.engine.logs(name, LOG_LINES)
+                if last.strip():
+                    lines.append(f"(health check: {last.strip().splitlines()[-1]})")
+                raise StepFailed(
+                    f"{name} did not become healthy within {spec.deadline:.0f} s", lines
+                )
+            time.sleep(POLL)
+
+
+def _only_removals(wave: Wave) -> bool:
+    return all(step.action is Action.REMOVE for step in wave.steps)

@@ -1,0 +1,231 @@
+"""Containers, networks and volumes on the engine (the deploy side of the engine facade).
+
+`create_arguments` turns a ContainerSpec into the engine's create request (pure, unit-tested);
+ContainerEngine sends it and the few other calls a deploy needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import docker.errors
+import docker.types
+import requests.exceptions
+
+from stackyard.deploy.model import LABEL_MANAGED, ContainerSpec, Kind
+from stackyard.engine.docker_engine import DockerEngine, _reason
+from stackyard.errors import EngineError
+
+CONFIG_MOUNT = "/var/lib/kolla/config_files"
+NANOSECONDS = 1_000_000_000
+MANAGED = {LABEL_MANAGED: "true"}
+
+
+def create_arguments(api: Any, spec: ContainerSpec, config_dir: str | None) -> dict[str, Any]:
+    """Keyword arguments for APIClient.create_container (host config included)."""
+    binds = list(spec.volumes)
+    if config_dir is not None:
+        binds.append(f"{config_dir}:{CONFIG_MOUNT}:ro")
+    port_bindings: dict[int, tuple[str, int]] = {}
+    for port in spec.ports:
+        host_ip, host_port, container_port = port.rsplit(":", 2)
+        port_bindings[int(container_port)] = (host_ip, int(host_port))
+    host_config = api.create_host_config(
+        binds=binds,
+        port_bindings=port_bindings or None,
+        network_mode=spec.network,
+        privileged=spec.privileged,
+        cap_add=list(spec.cap_add) or None,
+        sysctls=dict(spec.sysctls) or None,
+        tmpfs=list(spec.tmpfs) or None,
+        restart_policy=({"Name": "no"} if spec.kind is Kind.JOB else {"Name": "unless-stopped"}),
+    )
+    arguments: dict[str, Any] = {
+        "image": spec.image,
+        "name": spec.name,
+        "hostname": spec.hostname,
+        "environment": dict(spec.environment),
+        "labels": spec.labels(),
+        "ports": list(port_bindings) or None,
+        "host_config": host_config,
+        "detach": True,
+    }
+    if spec.argv:
+        arguments["command"] = list(spec.argv)
+    if spec.healthcheck is not None:
+        check = spec.healthcheck
+        arguments["healthcheck"] = docker.types.Healthcheck(
+            test=["CMD", *check.test],
+            interval=int(check.interval * NANOSECONDS),
+            timeout=int(check.timeout * NANOSECONDS),
+            retries=check.retries,
+            start_period=int(check.start_period * NANOSECONDS),
+        )
+    if spec.network != "host":
+        arguments["networking_config"] = api.create_networking_config(
+            {spec.network: api.create_endpoint_config(aliases=[spec.name])}
+        )
+    return arguments
+
+
+class ContainerEngine:
+    """Container, network and volume calls on one engine, errors as EngineError."""
+
+    def __init__(self, engine: DockerEngine) -> None:
+        self.engine = engine
+        self.api = engine.api
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.engine._call(what, fn, *args, **kwargs)
+
+    # observation ----------------------------------------------------------------------------
+
+    def managed_containers(self) -> list[dict[str, Any]]:
+        """Every container stackyard manages, in one call (labels, state and status)."""
+        result: list[dict[str, Any]] = self._call(
+            "list containers",
+            self.api.containers,
+            all=True,
+            filters={"label": f"{LABEL_MANAGED}=true"},
+        )
+        return result
+
+    def inspect(self, ref: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self.api.inspect_container(ref)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise EngineError(f"inspect container {ref}: {exc.explanation or exc}") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise EngineError(
+                f"inspect container {ref}: engine not reachable ({_reason(exc)})"
+            ) from None
+        return result
+
+    def managed_volumes(self) -> list[str]:
+        answer = self._call(
+            "list volumes", self.api.volumes, filters={"label": f"{LABEL_MANAGED}=true"}
+        )
+        return sorted(v["Name"] for v in (answer or {}).get("Volumes") or [])
+
+    def managed_networks(self) -> list[str]:
+        answer = self._call(
+            "list networks", self.api.networks, filters={"label": f"{LABEL_MANAGED}=true"}
+        )
+        return sorted(n["Name"] for n in answer or [])
+
+    # changes ---------------------------------------------------------------------------------
+
+    def ensure_network(self, name: str) -> None:
+        if not self._call(f"find network {name}", self.api.networks, names=[name]):
+            self._call(
+                f"create network {name}",
+                self.api.create_network,
+                name,
+                driver="bridge",
+                labels=MANAGED,
+            )
+
+    def ensure_volume(self, name: str, service: str) -> None:
+        try:
+            self.api.inspect_volume(name)
+            return
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise EngineError(f"inspect volume {name}: {exc.explanation or exc}") from None
+        self._call(
+            f"create volume {name}",
+            self.api.create_volume,
+            name,
+            labels={**MANAGED, "stackyard.service": service},
+        )
+
+    def remove_volume(self, name: str) -> None:
+        self._call(f"remove volume {name}", self.api.remove_volume, name)
+
+    def remove_network(self, name: str) -> None:
+        self._call(f"remove network {name}", self.api.remove_network, name)
+
+    def create(self, spec: ContainerSpec, config_dir: str | None) -> str:
+        arguments = create_arguments(self.api, spec, config_dir)
+        created = self._call(
+            f"create container {spec.name}", self.api.create_container, **arguments
+        )
+        return str(created["Id"])
+
+    def start(self, ref: str) -> None:
+        self._call(f"start container {ref}", self.api.start, ref)
+
+    def stop(self, ref: str, timeout: int = 30) -> None:
+        self._call(f"stop container {ref}", self.api.stop, ref, timeout=timeout)
+
+    def remove(self, ref: str) -> None:
+        try:
+            self.api.remove_container(ref, force=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code == 404:
+                return
+            raise EngineError(f"remove container {ref}: {exc.explanation or exc}") from None
+
+    def rename(self, ref: str, name: str) -> None:
+        self._call(f"rename container {ref} to {name}", self.api.rename, ref, name)
+
+    def wait(self, ref: str, timeout: float) -> int | None:
+        """The exit code, or None when the container still runs after `timeout` seconds."""
+        try:
+            answer = self.api.wait(ref, timeout=timeout)
+        except requests.exceptions.ReadTimeout:
+            return None
+        except requests.exceptions.ConnectionError as exc:
+            if "timed out" in str(exc).lower():
+                return None
+            raise EngineError(f"wait for {ref}: engine not reachable ({_reason(exc)})") from None
+        except docker.errors.APIError as exc:
+            raise EngineError(f"wait for {ref}: {exc.explanation or exc}") from None
+        return int(answer.get("StatusCode", -1))
+
+    def exec(self, ref: str, argv: list[str]) -> tuple[int, str]:
+        """Run argv in a running container; (exit code, combined output)."""
+        created = self._call(f"exec in {ref}", self.api.exec_create, ref, argv)
+        output = self._call(f"exec in {ref}", self.api.exec_start, created["Id"])
+        info = self._call(f"exec in {ref}", self.api.exec_inspect, created["Id"])
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        return int(info.get("ExitCode") or 0), text
+
+    def logs(self, ref: str, tail: int = 20) -> list[str]:
+        try:
+            raw = self.api.logs(ref, stdout=True, stderr=True, tail=tail)
+        except (docker.errors.APIError, requests.exceptions.ConnectionError):
+            return []
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        return text.splitlines()[-tail:]
+
+    def try_privileged(self, image: str) -> bool:
+        """Whether this host lets a privileged container start (it does not everywhere)."""
+        name = "stackyard-privileged-probe"
+        self.remove(name)
+        host_config = self.api.create_host_config(privileged=True)
+        self._call(
+            "create probe container",
+            self.api.create_container,
+            image,
+            name=name,
+            command=["true"],
+            entrypoint=[],
+            host_config=host_config,
+        )
+        try:
+            self.api.start(name)
+            return self.wait(name, 30) == 0
+        except docker.errors.APIError:
+            return False
+        finally:
+            self.remove(name)
+
+    def running(self, ref: str) -> bool:
+        record = self.inspect(ref)
+        return bool(record and record["State"].get("Running"))

@@ -1,0 +1,332 @@
+"""The importable API: load a deployment, plan, deploy, check, stop and destroy.
+
+The CLI is a thin layer over these functions. Planning needs the engine only to observe it;
+nothing here depends on any OpenStack service already running.
+"""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from stackyard import facts
+from stackyard.config.deployment import Deployment, config_dir, load_deployment, secret_names
+from stackyard.config.passwords import generate, write_private
+from stackyard.deploy.apply import Applier, StepResult
+from stackyard.deploy.desired import Desired, compute
+from stackyard.deploy.model import Kind, ObservedState, Plan, RunState
+from stackyard.deploy.observe import observe
+from stackyard.deploy.planner import plan as make_plan
+from stackyard.engine.containers import ContainerEngine
+from stackyard.errors import ConfigError, EngineError
+from stackyard.services.catalog import load_services
+
+Say = Callable[[str], None]
+GENERATED = "generated"
+CLOUD_NAME = "stackyard-admin"
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+def genpwd(directory: Path | None = None) -> tuple[Path, list[str]]:
+    """Fill every missing secret of every known service in passwords.yml."""
+    path = config_dir(directory) / "passwords.yml"
+    return path, generate(path, secret_names(load_services()))
+
+
+def load(directory: Path | None = None, inventory: Path | None = None) -> Deployment:
+    return load_deployment(config_dir(directory), inventory)
+
+
+def local_host(deployment: Deployment) -> str:
+    """The inventory name of this machine (every host is local in this version)."""
+    return next(iter(deployment.inventory.hosts))
+
+
+def desired_state(deployment: Deployment) -> Desired:
+    return compute(deployment, facts.gather(deployment.settings.values.network_interface))
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    deployment: Deployment
+    desired: Desired
+    observed: ObservedState
+    plan: Plan
+
+
+def plan(deployment: Deployment, engine: ContainerEngine) -> Planned:
+    desired = desired_state(deployment)
+    observed = observe(engine, local_host(deployment))
+    return Planned(deployment, desired, observed, make_plan(desired.state, observed))
+
+
+def deploy(planned: Planned, engine: ContainerEngine, say: Say = _quiet) -> list[StepResult]:
+    """Apply the plan; an empty plan changes nothing (not even files)."""
+    if planned.plan.is_empty:
+        return []
+    applier = Applier(engine, planned.desired, planned.deployment.config_dir / GENERATED, say)
+    return applier.apply(planned.plan)
+
+
+def stop(engine: ContainerEngine, say: Say = _quiet) -> list[str]:
+    """Stop every running stackyard container (volumes, containers and config stay)."""
+    stopped = []
+    for entry in engine.managed_containers():
+        if entry.get("State") in ("running", "restarting"):
+            name = str(entry["Names"][0]).lstrip("/")
+            say(f"  stopping {name}")
+            engine.stop(name)
+            stopped.append(name)
+    return stopped
+
+
+@dataclass(frozen=True, slots=True)
+class Destroyed:
+    containers: list[str]
+    networks: list[str]
+    volumes: list[str]
+    kept_volumes: list[str]
+
+
+def destroy(
+    engine: ContainerEngine, directory: Path | None, include_volumes: bool, say: Say = _quiet
+) -> Destroyed:
+    """Remove every stackyard container and network, and the generated config; named volumes
+    (the data) only with include_volumes. Works from the engine's labels alone."""
+    containers = []
+    for entry in engine.managed_containers():
+        name = str(entry["Names"][0]).lstrip("/")
+        say(f"  removing container {name}")
+        engine.remove(name)
+        containers.append(name)
+    networks = engine.managed_networks()
+    for network in networks:
+        say(f"  removing network {network}")
+        engine.remove_network(network)
+    volumes = engine.managed_volumes()
+    if include_volumes:
+        for volume in volumes:
+            say(f"  removing volume {volume}")
+            engine.remove_volume(volume)
+    shutil.rmtree(config_dir(directory) / GENERATED, ignore_errors=True)
+    return Destroyed(
+        containers, networks, volumes if include_volumes else [], [] if include_volumes else volumes
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    what: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class CheckReport:
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.findings)
+
+
+def check(planned: Planned, engine: ContainerEngine, timeout: float = 5.0) -> CheckReport:
+    """Every container running and passing its health check; every frontend answering on the
+    VIP through HAProxy."""
+    report = CheckReport()
+    host = local_host(planned.deployment)
+    for _, spec in planned.desired.specs():
+        if spec.kind is Kind.JOB:
+            continue
+        current = planned.observed.get(host, spec.name)
+        if current is None or current.state is not RunState.RUNNING:
+            state = "missing" if current is None else "stopped"
+            report.findings.append(Finding(f"container {spec.name}", False, state))
+            continue
+        if spec.healthcheck is None:
+            report.findings.append(Finding(f"container {spec.name}", True, "running"))
+            continue
+        code, output = engine.exec(spec.name, list(spec.healthcheck.test))
+        detail = "healthy" if code == 0 else f"unhealthy: {output.strip()[-200:]}"
+        report.findings.append(Finding(f"container {spec.name}", code == 0, detail))
+    for frontend in planned.desired.frontends:
+        target = f"{planned.desired.vip}:{frontend.port}"
+        report.findings.append(
+            _probe(frontend.name, target, frontend.mode, frontend.check, timeout)
+        )
+    return report
+
+
+def _probe(name: str, target: str, mode: str, path: str | None, timeout: float) -> Finding:
+    host, port = target.rsplit(":", 1)
+    what = f"frontend {name} ({target})"
+    started = time.monotonic()
+    try:
+        if mode == "http":
+            connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+            try:
+                connection.request("GET", path or "/")
+                status = connection.getresponse().status
+            finally:
+                connection.close()
+            ms = (time.monotonic() - started) * 1000
+            return Finding(what, status < 400, f"GET {path or '/'} -> {status} in {ms:.0f} ms")
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return Finding(what, True, "accepts connections")
+    except OSError as exc:
+        return Finding(what, False, f"not answering ({exc})")
+
+
+def post_deploy(deployment: Deployment, desired: Desired) -> list[Path]:
+    """Write clouds.yaml and admin-openrc.sh (mode 0600: they hold the admin password)."""
+    url = desired.variables.get("keystone_internal_url")
+    if url is None:
+        raise ConfigError("post-deploy needs keystone: enable_keystone is no in globals.yml")
+    values = deployment.settings.values
+    password = deployment.passwords["keystone_admin_password"]
+    auth = {
+        "auth_url": url,
+        "username": values.keystone_admin_user,
+        "password": password,
+        "project_name": values.keystone_admin_project,
+        "user_domain_name": "Default",
+        "project_domain_name": "Default",
+    }
+    cloud = {
+        "auth": auth,
+        "region_name": values.openstack_region_name,
+        "interface": "internal",
+        "identity_api_version": 3,
+    }
+    clouds = deployment.config_dir / "clouds.yaml"
+    write_private(clouds, yaml.safe_dump({"clouds": {CLOUD_NAME: cloud}}, sort_keys=False))
+    quoted = password.replace("'", "'\\''")
+    openrc = deployment.config_dir / "admin-openrc.sh"
+    write_private(
+        openrc,
+        "\n".join(
+            [
+                "# Admin credentials for the openstack CLI: source this file.",
+                "export OS_PROJECT_DOMAIN_NAME=Default",
+                "export OS_USER_DOMAIN_NAME=Default",
+                f"export OS_PROJECT_NAME={values.keystone_admin_project}",
+                f"export OS_USERNAME={values.keystone_admin_user}",
+                f"export OS_PASSWORD='{quoted}'",
+                f"export OS_AUTH_URL={url}",
+                "export OS_INTERFACE=internal",
+                "export OS_ENDPOINT_TYPE=internalURL",
+                "export OS_IDENTITY_API_VERSION=3",
+                f"export OS_REGION_NAME={values.openstack_region_name}",
+                "",
+            ]
+        ),
+    )
+    return [clouds, openrc]
+
+
+def prechecks(deployment: Deployment, desired: Desired, engine: ContainerEngine) -> CheckReport:
+    """What must hold before a deploy: images, free ports, memory, disk, engine limits."""
+    report = CheckReport()
+    report.findings.append(Finding("configuration", True, f"valid ({deployment.config_dir})"))
+    images = sorted({spec.image for _, spec in desired.specs()})
+    for image in images:
+        present = engine.engine.inspect_image(image) is not None
+        hint = "present" if present else "missing: run `stackyard build` (or `stackyard pull`)"
+        report.findings.append(Finding(f"image {image}", present, hint))
+    ours = {
+        str(e["Names"][0]).lstrip("/")
+        for e in engine.managed_containers()
+        if e.get("State") == "running"
+    }
+    for _, spec in desired.specs():
+        for port in spec.ports:
+            address, host_port, _ = port.rsplit(":", 2)
+            report.findings.append(_port_free(address, int(host_port), spec.name in ours))
+    available = _meminfo_gib("MemAvailable")
+    report.findings.append(
+        Finding("memory", available >= 2.0, f"{available:.1f} GiB available (need 2)")
+    )
+    root = engine.engine.api.info().get("DockerRootDir", "/var/lib/docker")
+    free = shutil.disk_usage(root).free / 2**30
+    report.findings.append(Finding("disk", free >= 5.0, f"{free:.1f} GiB free in {root} (need 5)"))
+    report.findings.append(_open_files())
+    privileged = [spec.name for _, spec in desired.specs() if spec.privileged]
+    report.findings.append(_privileged(engine, images, privileged))
+    return report
+
+
+def _port_free(address: str, port: int, ours: bool) -> Finding:
+    what = f"port {address}:{port}"
+    if ours:
+        return Finding(what, True, "in use by stackyard's own haproxy")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            return Finding(
+                what,
+                False,
+                f"cannot be used ({exc.strerror}); free it or change kolla_internal_vip_address",
+            )
+    return Finding(what, True, "free")
+
+
+def _meminfo_gib(key: str) -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 2**20
+    return 0.0
+
+
+def _open_files() -> Finding:
+    limit = int(Path("/proc/sys/fs/nr_open").read_text())
+    pid_file = Path("/run/stackyard-dockerd.pid")
+    detail = f"kernel allows {limit}"
+    if pid_file.exists():
+        for line in Path(f"/proc/{pid_file.read_text().strip()}/limits").read_text().splitlines():
+            if line.startswith("Max open files"):
+                detail = f"engine's hard limit {line.split()[4]} (containers cannot exceed it)"
+    return Finding("open files limit", True, detail)
+
+
+def _privileged(engine: ContainerEngine, images: list[str], needed: list[str]) -> Finding:
+    """Privileged mode differs between hosts; say whether it works and who would need it."""
+    need = f"needed by {', '.join(needed)}" if needed else "no service needs it"
+    base = next((i for i in images if engine.engine.inspect_image(i) is not None), None)
+    if base is None:
+        return Finding("privileged containers", not needed, f"not tested (no image); {need}")
+    try:
+        allowed = engine.try_privileged(base)
+    except EngineError as exc:
+        return Finding("privileged containers", not needed, f"could not test ({exc}); {need}")
+    return Finding(
+        "privileged containers",
+        allowed or not needed,
+        f"{'allowed' if allowed else 'refused by this host'}; {need}",
+    )
+
+
+def pull(
+    deployment: Deployment, desired: Desired, engine: ContainerEngine, say: Say = _quiet
+) -> list[str]:
+    if not deployment.settings.values.docker_registry:
+        raise ConfigError(
+            f"{deployment.config_dir / 'globals.yml'}: docker_registry is not set, so there is "
+            "nothing to pull from; build the images here with `stackyard build`"
+        )
+    images = sorted({spec.image for _, spec in desired.specs()})
+    for image in images:
+        repository, tag = image.rsplit(":", 1)
+        say(f"  pulling {image}")
+        engine.engine.pull(repository, tag)
+    return images

@@ -1,0 +1,1 @@
+"""Service definitions: what each OpenStack or infrastructure service runs, as data."""
