@@ -1,0 +1,78 @@
+"""A minimal Keystone v3 client over plain HTTP, for tests that must prove the API works
+through HAProxy without depending on the openstack CLI being installed on the host."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class KeystoneError(Exception):
+    pass
+
+
+@dataclass
+class Keystone:
+    url: str  # http://VIP:5000
+    timeout: float = 10.0
+
+    def request(self, method: str, path: str, body: Any = None,
+                token: str | None = None) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+        parts = urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["X-Auth-Token"] = token
+        try:
+            connection.request(method, path, json.dumps(body) if body is not None else None,
+                               headers)  # fmt: skip
+            response = connection.getresponse()
+            raw = response.read()
+            headers = {k.lower(): v for k, v in response.getheaders()}
+            return response.status, headers, json.loads(raw) if raw else None
+        finally:
+            connection.close()
+
+    def token(self, user: str, password: str, project: str = "admin") -> str:
+        body = {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": user, "domain": {"id": "default"}, "password": password}}},
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
+        }}  # fmt: skip
+        status, headers, answer = self.request("POST", "/v3/auth/tokens", body)
+        if status != 201:
+            raise KeystoneError(f"token request: {status} {answer}")
+        return headers["x-subject-token"]
+
+    def validate(self, token: str, subject: str) -> int:
+        parts = urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
+        try:
+            headers = {"X-Auth-Token": token, "X-Subject-Token": subject}
+            connection.request("GET", "/v3/auth/tokens", headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+        finally:
+            connection.close()
+
+    def create(self, token: str, kind: str, body: dict[str, Any]) -> str:
+        status, _, answer = self.request("POST", f"/v3/{kind}s", {kind: body}, token)
+        if status != 201:
+            raise KeystoneError(f"create {kind}: {status} {answer}")
+        return str(answer[kind]["id"])
+
+    def find(self, token: str, kind: str, name: str) -> str | None:
+        status, _, answer = self.request("GET", f"/v3/{kind}s?name={name}", token=token)
+        if status != 200:
+            raise KeystoneError(f"list {kind}s: {status} {answer}")
+        found = answer[f"{kind}s"]
+        return str(found[0]["id"]) if found else None
+
+    def delete(self, token: str, kind: str, ident: str) -> None:
+        status, _, answer = self.request("DELETE", f"/v3/{kind}s/{ident}", token=token)
+        if status != 204:
+            raise KeystoneError(f"delete {kind}: {status} {answer}")

@@ -1,0 +1,200 @@
+"""The all-in-one control plane on the real engine: deploy, use, redeploy, reconfigure, stop,
+destroy. Tests run in file order and share one deployment (module fixture); each leaves it
+deployed and healthy for the next."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from stackyard.deploy.report import NO_CHANGES
+from stackyard.engine import DockerEngine
+from stackyard.facts import default_route_address
+from stackyard.images import graph
+from stackyard.images.builder import Builder
+from stackyard.images.model import BuildOptions, BuildReport, Catalog
+from tests.integration.conftest import NAMESPACE
+from tests.integration.deployment import Cloud, managed
+
+VIP = default_route_address()
+SERVICES = {"haproxy", "mariadb", "memcached", "rabbitmq", "keystone", "keystone_fernet"}
+JOBS = {"mariadb_bootstrap", "keystone_database", "keystone_db_sync", "keystone_fernet_setup",
+        "keystone_credential_setup", "keystone_bootstrap"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cloud(
+    cold_build: tuple[BuildOptions, BuildReport],
+    engine: DockerEngine,
+    catalog: Catalog,
+    client: docker.DockerClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Cloud]:
+    options, _ = cold_build
+    # Earlier tests rebuild images from modified templates: deploy the shipped ones.
+    report = Builder(engine, catalog, options).build(graph.select(catalog, [], []))
+    assert report.ok
+    cloud = Cloud(tmp_path_factory.mktemp("etc-stackyard"), client)
+    cloud.write_globals(docker_namespace=NAMESPACE)
+    cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
+    cloud.run("genpwd")
+    yield cloud
+    cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
+
+
+def test_fresh_deploy_brings_up_a_working_identity_plane(cloud: Cloud) -> None:
+    seconds, result = cloud.timed("deploy")
+    print(f"cold deploy: {seconds:.1f} s")
+    assert "Plan: 6 to create, 6 to run." in result.stdout
+    containers = cloud.containers()
+    assert {n for n, c in containers.items() if c["kind"] == "service"} == SERVICES
+    assert {n for n, c in containers.items() if c["kind"] == "job"} == JOBS
+    assert all(c["status"] == "running" for n, c in containers.items() if n in SERVICES)
+    assert all(c["status"] == "exited" and c["exit"] == 0 for n, c in containers.items()
+               if n in JOBS)  # fmt: skip
+    check = cloud.run("check")
+    assert "FAIL" not in check.stdout
+    assert f"frontend keystone_internal ({VIP}:5000): GET /v3 -> 200" in check.stdout
+    assert seconds < 60
+
+
+def test_post_deploy_credentials_work_with_the_openstack_cli(cloud: Cloud) -> None:
+    result = cloud.run("post-deploy")
+    clouds = cloud.config_dir / "clouds.yaml"
+    openrc = cloud.config_dir / "admin-openrc.sh"
+    assert "openstack --os-cloud stackyard-admin token issue" in result.stdout
+    for path in (clouds, openrc):
+        assert path.stat().st_mode & 0o777 == 0o600
+    password = cloud.passwords["keystone_admin_password"]
+    assert password not in result.stdout + result.stderr
+    for command in (["token", "issue", "-f", "json"], ["endpoint", "list", "-f", "json"]):
+        run = subprocess.run(
+            ["docker", "run", "--rm", "--network", "host", "--user", "root",
+             "-v", f"{clouds}:/etc/openstack/clouds.yaml:ro", "--entrypoint", "openstack",
+             f"{NAMESPACE}/toolbox:2025.1-trixie", "--os-cloud", "stackyard-admin", *command],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        answer = json.loads(run.stdout)
+        if command[0] == "endpoint":
+            assert {(e["Interface"], e["URL"]) for e in answer} == {
+                (i, f"http://{VIP}:5000") for i in ("public", "internal", "admin")
+            }
+        else:
+            assert answer["project_id"] and answer["expires"]
+
+
+def test_users_and_projects_through_haproxy(cloud: Cloud) -> None:
+    keystone = cloud.keystone(VIP)
+    token = cloud.admin_token(VIP)
+    project = keystone.create(token, "project", {"name": "crud-project", "domain_id": "default"})
+    user = keystone.create(token, "user", {"name": "crud-user", "password": "crud-pass-1",
+                                           "default_project_id": project})  # fmt: skip
+    status, _, roles = keystone.request("GET", "/v3/roles?name=admin", token=token)
+    role = roles["roles"][0]["id"]
+    status, _, _ = keystone.request(
+        "PUT", f"/v3/projects/{project}/users/{user}/roles/{role}", token=token
+    )
+    assert status == 204
+    user_token = keystone.token("crud-user", "crud-pass-1", "crud-project")
+    assert keystone.validate(token, user_token) == 200
+    keystone.delete(token, "user", user)
+    keystone.delete(token, "project", project)
+    assert keystone.find(token, "project", "crud-project") is None
+    assert keystone.validate(token, user_token) == 404
+
+
+def test_noop_redeploy_restarts_nothing(cloud: Cloud) -> None:
+    before = cloud.containers()
+    seconds, result = cloud.timed("deploy")
+    print(f"no-op deploy: {seconds:.2f} s")
+    assert result.stdout.strip() == NO_CHANGES
+    assert cloud.containers() == before
+    plan = json.loads(cloud.run("plan", "--format", "json").stdout)
+    assert plan == {"empty": True, "waves": []}
+    assert seconds < 2.0
+
+
+def test_override_change_restarts_only_keystone(cloud: Cloud) -> None:
+    before = cloud.containers()
+    override = cloud.config_dir / "config" / "keystone.conf"
+    override.parent.mkdir(exist_ok=True)
+    override.write_text("[token]\nexpiration = 7200\n")
+    plan = cloud.run("plan").stdout
+    assert "recreate keystone on localhost: changed: config_digest" in plan
+    assert "Plan: 2 to recreate." in plan
+    seconds, _ = cloud.timed("reconfigure")
+    print(f"one-option reconfigure: {seconds:.1f} s")
+    after = cloud.containers()
+    changed = {n for n in after if after[n]["id"] != before[n]["id"]}
+    assert changed == {"keystone", "keystone_fernet"}
+    for name in set(after) - changed:
+        assert after[name]["started"] == before[name]["started"], name
+    exit_code, output = cloud.client.containers.get("keystone").exec_run(
+        ["grep", "-A3", r"^\[token\]", "/etc/keystone/keystone.conf"], user="root"
+    )
+    assert exit_code == 0 and b"expiration = 7200" in output
+    cloud.admin_token(VIP)
+    assert cloud.run("deploy").stdout.strip() == NO_CHANGES
+    assert seconds < 20
+
+
+def test_stop_then_deploy_starts_everything_again(cloud: Cloud) -> None:
+    token = cloud.admin_token(VIP)
+    project = cloud.keystone(VIP).create(token, "project", {"name": "survives-stop"})
+    cloud.run("stop")
+    assert all(c["status"] == "exited" for c in cloud.services().values())
+    plan = cloud.run("plan").stdout
+    assert "Plan: 6 to start." in plan
+    cloud.run("deploy")
+    assert all(c["status"] == "running" for c in cloud.services().values())
+    token = cloud.admin_token(VIP)
+    assert cloud.keystone(VIP).find(token, "project", "survives-stop") == project
+
+
+def test_destroy_needs_confirmation_and_changes_nothing(cloud: Cloud) -> None:
+    before = cloud.containers()
+    result = cloud.run("destroy", check=False)
+    assert result.returncode == 2
+    assert "--yes-i-really-really-mean-it" in result.stderr
+    assert cloud.containers() == before
+
+
+def test_destroy_keeps_volumes_and_a_new_deploy_keeps_the_data(cloud: Cloud) -> None:
+    result = cloud.run("destroy", "--yes-i-really-really-mean-it")
+    assert "kept volumes:" in result.stdout
+    left = managed(cloud.client)
+    assert left["containers"] == [] and left["networks"] == []
+    assert set(left["volumes"]) == {"mariadb", "rabbitmq", "keystone_fernet_tokens",
+                                    "keystone_credential_keys"}  # fmt: skip
+    cloud.run("deploy")
+    token = cloud.admin_token(VIP)  # the admin user and its password survived
+    assert cloud.keystone(VIP).find(token, "project", "survives-stop") is not None
+
+
+def test_bad_config_is_refused_and_changes_nothing(cloud: Cloud) -> None:
+    before = cloud.containers()
+    globals_yml = cloud.config_dir / "globals.yml"
+    good = globals_yml.read_text()
+    globals_yml.write_text(good + "openstak_release: '2025.1'\n")
+    try:
+        result = cloud.run("deploy", check=False)
+    finally:
+        globals_yml.write_text(good)
+    assert result.returncode == 2
+    assert (
+        f"{globals_yml}:2: unknown key 'openstak_release'; did you mean 'openstack_release'?"
+        in (result.stderr)
+    )
+    assert cloud.containers() == before
+
+
+def test_destroy_with_volumes_leaves_nothing(cloud: Cloud) -> None:
+    cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
+    assert managed(cloud.client) == {"containers": [], "networks": [], "volumes": []}
+    assert not (cloud.config_dir / "generated").exists()
+    assert cloud.run("plan").stdout.count("not present") == 6
