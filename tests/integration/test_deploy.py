@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -198,3 +199,52 @@ def test_destroy_with_volumes_leaves_nothing(cloud: Cloud) -> None:
     assert managed(cloud.client) == {"containers": [], "networks": [], "volumes": []}
     assert not (cloud.config_dir / "generated").exists()
     assert cloud.run("plan").stdout.count("not present") == 6
+
+
+def test_external_database_gets_the_databases_and_users(
+    cloud: Cloud, client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """enable_mariadb: no with database_address: stackyard creates keystone's database and user
+    on a MariaDB it does not manage (started here as a plain container)."""
+    image = f"{NAMESPACE}/mariadb-server:2025.1-trixie"
+    root_password = "external-root-password-1"
+    volume = client.volumes.create("sytest-external-db")
+    mount = {volume.name: {"bind": "/var/lib/mysql", "mode": "rw"}}
+    client.containers.run(image, ["bash", "-c", ". kolla_extend_start"], remove=True,
+                          environment={"KOLLA_BOOTSTRAP": "", "DB_ROOT_PASSWORD": root_password},
+                          volumes=mount)  # fmt: skip
+    server = client.containers.run(
+        image, ["mariadbd", "--bind-address=0.0.0.0"], name="sytest-external-db", detach=True,
+        volumes=mount, ports={"3306/tcp": (VIP, 13306)},
+    )  # fmt: skip
+    external = Cloud(tmp_path / "etc-stackyard", client)
+    try:
+        for _ in range(100):
+            if server.exec_run(["healthcheck_mariadb"]).exit_code == 0:
+                break
+        external.config_dir.mkdir()
+        external.write_globals(docker_namespace=NAMESPACE, enable_mariadb="no",
+                               database_address=VIP, database_port=13306)  # fmt: skip
+        external.run("genpwd")
+        passwords = external.config_dir / "passwords.yml"
+        passwords.write_text(passwords.read_text().replace(
+            f"database_password: {external.passwords['database_password']}",
+            f"database_password: {root_password}"))  # fmt: skip
+        external.run("deploy")
+        assert "mariadb" not in external.containers()
+        code, output = server.exec_run(["mariadb", "--batch", "--execute",
+                                        "SELECT User FROM mysql.user WHERE User='keystone'; "
+                                        "SHOW DATABASES LIKE 'keystone'"])  # fmt: skip
+        assert code == 0 and output.decode().split() == [
+            "User",
+            "keystone",
+            "Database",
+            "(keystone)",
+            "keystone",
+        ]
+        external.admin_token(VIP)
+        assert external.run("deploy").stdout.strip() == NO_CHANGES
+    finally:
+        external.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
+        server.remove(force=True)
+        volume.remove(force=True)
