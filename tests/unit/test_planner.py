@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackyard.deploy.model import (
+    LABEL_HASH,
     LABEL_SPEC,
     Action,
     ContainerSpec,
@@ -133,7 +134,8 @@ def test_stopped_missing_unreadable_and_unwanted() -> None:
     node = dict(observed.containers["node1"])
     node["memcached"] = replace(node["memcached"], state=RunState.STOPPED)
     del node["haproxy"]
-    node["mariadb"] = replace(node["mariadb"], labels={**node["mariadb"].labels, LABEL_SPEC: "{"})
+    unreadable = {**node["mariadb"].labels, LABEL_SPEC: "{", LABEL_HASH: "0"}
+    node["mariadb"] = replace(node["mariadb"], labels=unreadable)
     node["old_glance"] = ObservedContainer(
         "old_glance", "node1", "x", RunState.RUNNING, {"stackyard.service": "glance"}
     )

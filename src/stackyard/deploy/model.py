@@ -12,6 +12,7 @@ import enum
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 LABEL_SPEC = "stackyard.spec"
@@ -70,20 +71,11 @@ class ContainerSpec:
 
     def to_record(self) -> dict[str, Any]:
         """Canonical JSON form, exactly as it reads back from the label (tuples are lists)."""
-        record = asdict(self)
-        for name in NOT_RECORDED:
-            del record[name]
-        record["kind"] = self.kind.value
-        record["environment"] = {
-            key: secret_digest(value) if key in self.secret_env else value
-            for key, value in self.environment
-        }
-        record["sysctls"] = dict(self.sysctls)
-        normalized: dict[str, Any] = json.loads(canonical_json(record))
-        return normalized
+        record: dict[str, Any] = json.loads(_record_json(self))
+        return record
 
     def spec_hash(self) -> str:
-        return hashlib.sha256(canonical_json(self.to_record()).encode()).hexdigest()
+        return _record_hash(self)
 
     def labels(self) -> dict[str, str]:
         return {
@@ -91,8 +83,29 @@ class ContainerSpec:
             LABEL_SERVICE: self.service,
             LABEL_KIND: self.kind.value,
             LABEL_HASH: self.spec_hash(),
-            LABEL_SPEC: canonical_json(self.to_record()),
+            LABEL_SPEC: _record_json(self),
         }
+
+
+# Specs are immutable and many are equal (the same service on many hosts): their records are
+# computed once. This keeps planning a 1,000-host deployment fast.
+@lru_cache(maxsize=65536)
+def _record_json(spec: ContainerSpec) -> str:
+    record = asdict(spec)
+    for name in NOT_RECORDED:
+        del record[name]
+    record["kind"] = spec.kind.value
+    record["environment"] = {
+        key: secret_digest(value) if key in spec.secret_env else value
+        for key, value in spec.environment
+    }
+    record["sysctls"] = dict(spec.sysctls)
+    return canonical_json(record)
+
+
+@lru_cache(maxsize=65536)
+def _record_hash(spec: ContainerSpec) -> str:
+    return hashlib.sha256(_record_json(spec).encode()).hexdigest()
 
 
 def canonical_json(value: Any) -> str:

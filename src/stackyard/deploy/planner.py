@@ -13,6 +13,7 @@ from dataclasses import fields
 from typing import Any
 
 from stackyard.deploy.model import (
+    LABEL_HASH,
     NOT_RECORDED,
     Action,
     Change,
@@ -70,36 +71,26 @@ def staged(specs: tuple[ContainerSpec, ...]) -> list[ContainerSpec]:
 
 def _step(host: str, spec: ContainerSpec, current: ObservedContainer | None) -> Step | None:
     job = spec.kind is Kind.JOB
+    replace = Action.RUN if job else Action.RECREATE
     if current is None:
-        return Step(
-            Action.RUN if job else Action.CREATE,
-            host,
-            spec.name,
-            "not run yet" if job else "not present",
-            spec=spec,
-        )
-    recorded = current.recorded_spec()
-    if recorded is None:
-        return Step(
-            Action.RUN if job else Action.RECREATE,
-            host,
-            spec.name,
-            "created without a readable spec label",
-            spec=spec,
-        )
-    changes = diff(recorded, spec.to_record(), JOB_IGNORED if job else frozenset())
+        cause = "not run yet" if job else "not present"
+        return Step(Action.RUN if job else Action.CREATE, host, spec.name, cause, spec=spec)
+    changes: list[Change] = []
+    if current.labels.get(LABEL_HASH) != spec.spec_hash():
+        recorded = current.recorded_spec()
+        if recorded is None:
+            cause = "created without a readable spec label"
+            return Step(replace, host, spec.name, cause, spec=spec)
+        changes = diff(recorded, spec.to_record(), JOB_IGNORED if job else frozenset())
     if changes:
         cause = "changed: " + ", ".join(sorted({c.field.split(".")[0] for c in changes}))
-        return Step(
-            Action.RUN if job else Action.RECREATE, host, spec.name, cause, tuple(changes), spec
-        )
+        return Step(replace, host, spec.name, cause, tuple(changes), spec)
     if job:
         if current.state is RunState.RUNNING:
             return Step(Action.RUN, host, spec.name, "did not finish", spec=spec)
         if current.exit_code != 0:
-            return Step(
-                Action.RUN, host, spec.name, f"failed (exit {current.exit_code})", spec=spec
-            )
+            cause = f"failed (exit {current.exit_code})"
+            return Step(Action.RUN, host, spec.name, cause, spec=spec)
         return None
     if current.state is RunState.STOPPED:
         return Step(Action.START, host, spec.name, "stopped", spec=spec)
