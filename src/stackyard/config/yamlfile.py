@@ -11,6 +11,9 @@ import yaml
 
 from stackyard.errors import ConfigError
 
+# libyaml's parser when PyYAML was built with it (about ten times faster), else pure Python.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass(frozen=True, slots=True)
 class YamlMapping:
@@ -36,14 +39,17 @@ def load_mapping(path: Path, missing_ok: bool = False) -> YamlMapping:
 
 
 def parse_mapping(text: str, path: Path) -> YamlMapping:
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        values = yaml.safe_load(text)
+        node = loader.get_single_node()
+        values = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}: invalid YAML ({problem})") from None
+    finally:
+        loader.dispose()
     if values is None:
         return YamlMapping(path, {}, {})
     if not isinstance(values, dict) or not isinstance(node, yaml.MappingNode):

@@ -122,7 +122,7 @@ class Applier:
                     if wave is None:
                         sorter.done(name)
                     else:
-                        running[pool.submit(self._run_wave, wave, pool)] = name
+                        running[pool.submit(self._run_wave, wave)] = name
                 if not running:
                     continue
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -150,24 +150,20 @@ class Applier:
         self.collect_garbage()
         return self.results
 
-    def _run_wave(self, wave: Wave, pool: ThreadPoolExecutor) -> None:
-        """The steps of one service: each after the steps it names in `after`."""
-        names = {step.container for step in wave.steps}
-        graph = {
-            step.container: [a for a in (step.spec.after if step.spec else ()) if a in names]
-            for step in wave.steps
-        }
-        by_name = {step.container: step for step in wave.steps}
+    def _run_wave(self, wave: Wave) -> None:
+        """The steps of one service, each after those it must follow (`step_dependencies`)."""
+        graph = step_dependencies(wave, self.desired.state.services[wave.service].containers)
+        by_key = {(step.host, step.container): step for step in wave.steps}
         sorter = graphlib.TopologicalSorter(graph)
         sorter.prepare()
         while sorter.is_active():
             ready = list(sorter.get_ready())
             # Steps of one stage run side by side (e.g. fernet and credential setup).
             if len(ready) == 1:
-                self._run_step(by_name[ready[0]])
+                self._run_step(by_key[ready[0]])
             else:
                 with ThreadPoolExecutor(max_workers=len(ready)) as stage:
-                    for future in [stage.submit(self._run_step, by_name[n]) for n in ready]:
+                    for future in [stage.submit(self._run_step, by_key[k]) for k in ready]:
                         future.result()
             sorter.done(*ready)
 
@@ -299,6 +295,27 @@ class Applier:
                     f"{name} did not become healthy within {spec.deadline:.0f} s", lines
                 )
             time.sleep(POLL)
+
+
+def step_dependencies(
+    wave: Wave, specs: dict[str, tuple[ContainerSpec, ...]]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(host, container) -> the steps of the wave it waits for: every step that precedes it
+    through `after`, directly or through containers that need no step this time (bootstrap
+    waits for the database job even when db_sync, between them, is already done)."""
+    after = {(host, s.name): s.after for host, host_specs in specs.items() for s in host_specs}
+    planned = {(step.host, step.container) for step in wave.steps}
+    graph: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for key in sorted(planned):
+        seen: set[tuple[str, str]] = set()
+        todo = [(key[0], name) for name in after.get(key, ())]
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend((current[0], name) for name in after.get(current, ()))
+        graph[key] = sorted(seen & planned)
+    return graph
 
 
 def _only_removals(wave: Wave) -> bool:

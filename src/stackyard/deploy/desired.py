@@ -31,10 +31,20 @@ DATABASE_SCRIPT = """\
 set -o errexit -o nounset -o pipefail
 password=${DB_PASSWORD//\\'/\\'\\'}
 for attempt in $(seq 30); do
-    mariadb --host="$DB_HOST" --port="$DB_PORT" --user="$DB_ADMIN_USER" --connect-timeout=5 \\
-        --execute 'SELECT 1' > /dev/null && break
-    echo "database server $DB_HOST:$DB_PORT not answering (attempt $attempt)" >&2
-    sleep 2
+    if answer=$(mariadb --host="$DB_HOST" --port="$DB_PORT" --user="$DB_ADMIN_USER" \\
+            --connect-timeout=5 --execute 'SELECT 1' 2>&1); then
+        break
+    fi
+    case $answer in
+        *"ERROR 2002"* | *"ERROR 2003"* | *"ERROR 2005"* | *"ERROR 2013"*)
+            echo "database server $DB_HOST:$DB_PORT not reachable yet (attempt $attempt)" >&2
+            sleep 2 ;;
+        *)
+            echo "$answer" >&2
+            echo "cannot log in to $DB_HOST:$DB_PORT as $DB_ADMIN_USER: check database_user" \\
+                "and database_password in passwords.yml" >&2
+            exit 1 ;;
+    esac
 done
 mariadb --host="$DB_HOST" --port="$DB_PORT" --user="$DB_ADMIN_USER" <<SQL
 CREATE DATABASE IF NOT EXISTS \\`$DB_NAME\\`;
