@@ -144,6 +144,27 @@ def test_override_change_restarts_only_keystone(cloud: Cloud) -> None:
     assert seconds < 20
 
 
+def test_a_change_keystone_rejects_is_rolled_back(cloud: Cloud) -> None:
+    before = cloud.containers()
+    override = cloud.config_dir / "config" / "keystone.conf"
+    good = override.read_text()
+    override.write_text(good + "\n[DEFAULT]\ndebug = not-a-boolean\n")
+    try:
+        result = cloud.run("deploy", check=False)
+    finally:
+        override.write_text(good)
+    assert result.returncode == 1
+    assert "keystone" in result.stderr and "was restored" in result.stderr
+    assert "last log lines:" in result.stderr
+    assert "debug" in result.stderr  # keystone's own complaint about the value
+    after = cloud.containers()
+    assert after["keystone"]["id"] == before["keystone"]["id"]
+    assert after["keystone"]["status"] == "running"
+    assert not [name for name in after if name.endswith("-previous")]
+    cloud.admin_token(VIP)
+    assert cloud.run("deploy").stdout.strip() == NO_CHANGES
+
+
 def test_stop_then_deploy_starts_everything_again(cloud: Cloud) -> None:
     token = cloud.admin_token(VIP)
     project = cloud.keystone(VIP).create(token, "project", {"name": "survives-stop"})

@@ -54,7 +54,7 @@ def test_kolla_names_and_switches(tmp_path: Path) -> None:
         ("kolla_base_distro: rocky\n", ":1: kolla_base_distro: Input should be 'debian'"),
         (
             "kolla_internal_vip_address: 'not an address!'\n",
-            ":1: kolla_internal_vip_address: 'not an address!' is not an IP address or host name",
+            ":1: kolla_internal_vip_address: 'not an address!' is not an IP address",
         ),
         ("- a\n- b\n", "expected `key: value` lines at the top level"),
         ("a: [1, 2\n", ":2: invalid YAML"),

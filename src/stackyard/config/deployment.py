@@ -111,6 +111,13 @@ def load_deployment(
             "database_port, database_user, and database_password in passwords.yml) must name "
             "the external database server"
         )
+    for key in overrides:
+        parts = Path(key).parts
+        if len(parts) == 3 and parts[1] not in inventory.hosts:
+            errors.append(
+                f"{directory / OVERRIDES / key}: no host `{parts[1]}` in {inventory.source}; "
+                f"hosts: {', '.join(inventory.hosts)}"
+            )
     remote = [h for h in inventory.hosts.values() if not h.is_local]
     if remote:
         errors.append(

@@ -51,7 +51,7 @@ class Globals(BaseModel):
     docker_namespace: str = "stackyard"
     config_strategy: Literal["COPY_ALWAYS", "COPY_ONCE"] = "COPY_ALWAYS"
     database_address: str | None = None
-    database_port: int = 3306
+    database_port: Annotated[int, Field(gt=0, lt=65536)] = 3306
     database_user: str = "root"
     keystone_admin_user: str = "admin"
     keystone_admin_project: str = "admin"
@@ -64,7 +64,17 @@ class Globals(BaseModel):
     def _flag(cls, value: object) -> bool:
         return parse_flag(value)
 
-    @field_validator("kolla_internal_vip_address", "kolla_external_vip_address", "database_address")
+    @field_validator("kolla_internal_vip_address", "kolla_external_vip_address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address") from None
+        return value
+
+    @field_validator("database_address")
     @classmethod
     def _address(cls, value: str | None) -> str | None:
         if value is not None:

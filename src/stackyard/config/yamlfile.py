@@ -9,10 +9,26 @@ from typing import Any
 
 import yaml
 
+from stackyard.config.ini import read_text
 from stackyard.errors import ConfigError
 
 # libyaml's parser when PyYAML was built with it (about ten times faster), else pure Python.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml composes recursively: absurd nesting would overflow the C stack, so it is refused
+# before parsing (settings files are a few levels deep).
+MAX_DEPTH = 64
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of [ and { (an upper bound: quotes are not considered)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}" and depth:
+            depth -= 1
+    return deepest
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +43,15 @@ class YamlMapping:
 
 
 def load_mapping(path: Path, missing_ok: bool = False) -> YamlMapping:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        if missing_ok:
-            return YamlMapping(path, {}, {})
-        raise ConfigError(f"{path}: file does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    return parse_mapping(text, path)
+    if missing_ok and not path.exists():
+        return YamlMapping(path, {}, {})
+    return parse_mapping(read_text(path), path)
 
 
 def parse_mapping(text: str, path: Path) -> YamlMapping:
+    depth = _flow_depth(text)
+    if depth > MAX_DEPTH:
+        raise ConfigError(f"{path}: nested {depth} levels deep; at most {MAX_DEPTH} are allowed")
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -48,6 +61,8 @@ def parse_mapping(text: str, path: Path) -> YamlMapping:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}: invalid YAML ({problem})") from None
+    except (ValueError, RecursionError) as exc:  # e.g. a date that does not exist
+        raise ConfigError(f"{path}: invalid value ({exc})") from None
     finally:
         loader.dispose()
     if values is None:

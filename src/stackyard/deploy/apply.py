@@ -10,6 +10,7 @@ the engine and finishes the work.
 
 from __future__ import annotations
 
+import csv
 import graphlib
 import os
 import shutil
@@ -28,6 +29,9 @@ from stackyard.errors import EngineError, StackyardError
 Say = Callable[[str], None]
 PREVIOUS = "-previous"
 POLL = 0.25
+HAPROXY = "haproxy"
+SHOW_STAT = ["sh", "-c", "echo 'show stat' | socat stdio /run/haproxy/admin.sock"]
+ROUTE_DEADLINE = 20.0
 LOG_LINES = 20
 
 
@@ -186,12 +190,15 @@ class Applier:
                 assert step.spec is not None
                 self.engine.start(step.container)
                 self._gate(step.spec, step.container)
+                self._routed(step)
             elif step.action is Action.CREATE:
                 assert step.spec is not None
                 self._remove(step.container + PREVIOUS)
                 self._create_and_gate(step)
+                self._routed(step)
             else:
                 self._replace(step)
+                self._routed(step)
         except StepFailed as exc:
             seconds = time.monotonic() - started
             self.results.append(StepResult(step, seconds, False, str(exc), tuple(exc.log_tail)))
@@ -222,6 +229,24 @@ class Applier:
         self.engine.start(step.container)
         self._gate(step.spec, step.container)
 
+    def _routed(self, step: Step) -> None:
+        """Wait until HAProxy sends traffic to a backend container again (its own checks take a
+        moment after the container is healthy), so a finished deploy is a usable one."""
+        frontends = [f.name for f in self.desired.frontends
+                     if (step.host, step.container) in f.servers]  # fmt: skip
+        if not frontends or not self.engine.running(HAPROXY):
+            return
+        deadline = time.monotonic() + ROUTE_DEADLINE
+        while time.monotonic() < deadline:
+            code, output = self.engine.exec(HAPROXY, SHOW_STAT)
+            up = {(row[0], row[1]) for row in csv.reader(output.splitlines()) if len(row) > 17
+                  and row[17].startswith("UP")}  # fmt: skip
+            if code == 0 and all((name, step.host) in up for name in frontends):
+                return
+            time.sleep(POLL)
+        raise StepFailed(f"HAProxy does not route to {step.container} on {step.host} within "
+                         f"{ROUTE_DEADLINE:.0f} s of it being healthy", [])  # fmt: skip
+
     def _replace(self, step: Step) -> None:
         """Stop the current container, keep it aside, start the new one; on failure, roll back."""
         assert step.spec is not None
@@ -236,6 +261,11 @@ class Applier:
             self.engine.remove(step.container)
             self.engine.rename(previous, step.container)
             self.engine.start(step.container)
+            try:
+                self._gate(step.spec, step.container)
+            except StepFailed:
+                failed = f"{exc}; the previous container was started again but is not healthy"
+                raise StepFailed(failed, tail) from None
             restored = f"{exc}; the previous {step.container} container was restored"
             raise StepFailed(restored, tail) from None
         self.engine.remove(previous)

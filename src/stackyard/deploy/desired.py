@@ -106,9 +106,10 @@ def image_reference(deployment: Deployment, image: str) -> str:
 def base_context(deployment: Deployment, facts: HostFacts) -> dict[str, Any]:
     values = deployment.values
     vip = values["kolla_internal_vip_address"] or facts.default_address
-    context: dict[str, Any] = dict(values)
+    # Secrets first: a passwords.yml key named like a setting must not replace the setting.
+    context: dict[str, Any] = dict(deployment.passwords)
+    context.update(values)
     context.update({f"enable_{name}": name in deployment.enabled for name in deployment.services})
-    context.update(deployment.passwords)
     context.update(
         kolla_internal_vip_address=vip,
         kolla_internal_vip_is_local=vip in facts.local_addresses,
@@ -123,11 +124,19 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
     context = base_context(deployment, facts)
     active = _active_services(deployment, context)
     variables: dict[str, str] = {}
+    globals_yml = deployment.config_dir / "globals.yml"
     unset = [
-        f"{deployment.config_dir / 'globals.yml'}: {key} must be set when {name} is deployed"
+        f"{globals_yml}: {key} must be set when {name} is deployed"
         for name in active
         for key in deployment.services[name].definition.requires
         if context.get(key) in (None, "")
+    ] + [
+        f"{globals_yml}: {name} depends on {dependency}; set enable_{dependency}: yes "
+        f"(or enable_{name}: no)"
+        for name in active
+        for dependency in deployment.services[name].definition.depends_on
+        if dependency not in deployment.enabled
+        and not (dependency == "mariadb" and deployment.settings.values.database_address)
     ]
     if unset:
         raise ConfigError("\n".join(unset))

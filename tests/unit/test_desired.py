@@ -1,0 +1,486 @@
+"""Desired state from the packaged service definitions (pure: a tmp config dir, no engine).
+
+Every test writes globals.yml, passwords.yml (fixed values for every secret) and optional
+`config/` override files, loads them with load_deployment and computes the desired state for
+one all-in-one host. The fresh-deploy plan is a golden file (tests/golden/aio-fresh.plan,
+rewritten with STACKYARD_UPDATE_GOLDEN=1).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from stackyard.config.deployment import load_deployment, secret_names
+from stackyard.config.ini import get, parse_ini
+from stackyard.deploy.desired import Desired, HostFacts, compute
+from stackyard.deploy.model import (
+    Action,
+    ContainerSpec,
+    Kind,
+    ObservedContainer,
+    ObservedState,
+    RunState,
+    secret_digest,
+)
+from stackyard.deploy.planner import plan
+from stackyard.deploy.report import NO_CHANGES, render_text, to_dict
+from stackyard.errors import ConfigError
+from stackyard.services.catalog import load_services
+from tests.unit.test_planner import check_golden
+
+FACTS = HostFacts(default_address="10.0.0.5", local_addresses=frozenset({"10.0.0.5"}))
+HOST = "localhost"  # the packaged all-in-one inventory's only host
+GLOBALS = "docker_namespace: sytest\n"
+KEYSTONE_SERVICES = {"keystone", "keystone_fernet"}
+KEYSTONE_JOBS = {
+    "keystone_database",
+    "keystone_db_sync",
+    "keystone_fernet_setup",
+    "keystone_credential_setup",
+    "keystone_bootstrap",
+}
+
+
+@cache
+def passwords() -> dict[str, str]:
+    """A fixed, distinctive value for every secret any packaged service needs."""
+    keys = sorted(secret_names(load_services()))
+    return {key: f"Pw{i:02d}x{key.replace('_', '')}Q7z" for i, key in enumerate(keys)}
+
+
+def config_dir(
+    root: Path,
+    globals_text: str = GLOBALS,
+    files: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+) -> Path:
+    directory = root / "etc-stackyard"
+    directory.mkdir(parents=True)
+    (directory / "globals.yml").write_text(globals_text)
+    values = passwords() if secrets is None else secrets
+    (directory / "passwords.yml").write_text("".join(f"{k}: {v}\n" for k, v in values.items()))
+    for name, text in (files or {}).items():
+        path = directory / "config" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return directory
+
+
+def desired_for(directory: Path, facts: HostFacts = FACTS) -> Desired:
+    return compute(load_deployment(directory), facts)
+
+
+def desired_with(
+    tmp_path: Path, globals_text: str = GLOBALS, files: dict[str, str] | None = None
+) -> Desired:
+    return desired_for(config_dir(tmp_path, globals_text, files))
+
+
+def specs_by_name(desired: Desired) -> dict[str, ContainerSpec]:
+    result = {spec.name: spec for host, spec in desired.specs() if host == HOST}
+    assert len(result) == len(desired.specs()), "every container runs on the one host"
+    return result
+
+
+def deployed(desired: Desired) -> ObservedState:
+    """What the engine reports once the desired state was applied: services running (healthy
+    when they have a check), jobs exited 0."""
+    containers: dict[str, dict[str, ObservedContainer]] = {}
+    for host, spec in desired.specs():
+        job = spec.kind is Kind.JOB
+        containers.setdefault(host, {})[spec.name] = ObservedContainer(
+            name=spec.name,
+            host=host,
+            id=f"id-{spec.name}",
+            state=RunState.STOPPED if job else RunState.RUNNING,
+            labels=spec.labels(),
+            exit_code=0 if job else None,
+            health="healthy" if spec.healthcheck is not None and not job else None,
+        )
+    return ObservedState(containers)
+
+
+def rendered(desired: Desired, container: str, name: str) -> str:
+    return desired.files[(HOST, container)][name]
+
+
+# --- the fresh all-in-one deploy ---------------------------------------------------------------
+
+
+def test_fresh_all_in_one_plan_matches_golden(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path)
+    result = plan(desired.state, ObservedState({}))
+    assert set(desired.state.services) == {
+        "haproxy",
+        "mariadb",
+        "memcached",
+        "rabbitmq",
+        "keystone",
+    }
+    assert {s.action for s in result.steps} == {Action.CREATE, Action.RUN}
+    check_golden("aio-fresh", render_text(result, desired.secrets))
+
+
+def test_fresh_plan_runs_dependencies_first_and_jobs_before_their_service(tmp_path: Path) -> None:
+    result = plan(desired_with(tmp_path).state, ObservedState({}))
+    order = [w.service for w in result.waves]
+    assert order.index("mariadb") < order.index("keystone")
+    assert order.index("memcached") < order.index("keystone")
+    keystone = [s.container for s in result.waves[order.index("keystone")].steps]
+    assert keystone.index("keystone_database") < keystone.index("keystone_db_sync")
+    assert keystone.index("keystone_db_sync") < keystone.index("keystone_bootstrap")
+    assert keystone[-2:] == ["keystone", "keystone_fernet"]
+    mariadb = [s.container for s in result.waves[order.index("mariadb")].steps]
+    assert mariadb == ["mariadb_bootstrap", "mariadb"]
+
+
+def test_computing_twice_gives_identical_results(tmp_path: Path) -> None:
+    first = desired_for(config_dir(tmp_path / "a"))
+    second = desired_for(config_dir(tmp_path / "b"))  # another directory, same content
+    assert first.specs() == second.specs()
+    assert [s.labels() for _, s in first.specs()] == [s.labels() for _, s in second.specs()]
+    assert first.files == second.files
+    assert (first.volumes, first.networks, first.frontends, first.vip, first.variables) == (
+        second.volumes,
+        second.networks,
+        second.frontends,
+        second.vip,
+        second.variables,
+    )
+    fresh = ObservedState({})
+    assert render_text(plan(first.state, fresh)) == render_text(plan(second.state, fresh))
+    assert to_dict(plan(first.state, fresh)) == to_dict(plan(second.state, fresh))
+
+
+def test_an_already_deployed_state_gives_an_empty_plan(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path)
+    result = plan(desired.state, deployed(desired))
+    assert result.is_empty, render_text(result)
+    assert render_text(result) == NO_CHANGES
+
+
+def test_a_job_that_failed_is_run_again_and_nothing_else(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path)
+    observed = deployed(desired)
+    node = dict(observed.containers[HOST])
+    failed = node["keystone_db_sync"]
+    node["keystone_db_sync"] = ObservedContainer(
+        failed.name, failed.host, failed.id, RunState.STOPPED, failed.labels, exit_code=1
+    )
+    result = plan(desired.state, ObservedState({HOST: node}))
+    assert [(s.action, s.container, s.cause) for s in result.steps] == [
+        (Action.RUN, "keystone_db_sync", "failed (exit 1)")
+    ]
+
+
+# --- operator override files -------------------------------------------------------------------
+
+
+def test_keystone_override_recreates_exactly_keystone_and_keystone_fernet(tmp_path: Path) -> None:
+    before = desired_for(config_dir(tmp_path / "before"))
+    after = desired_for(
+        config_dir(tmp_path / "after", files={"keystone.conf": "[DEFAULT]\ndebug = True\n"})
+    )
+    old, new = specs_by_name(before), specs_by_name(after)
+    assert old.keys() == new.keys()
+    changed = {n for n in new if new[n].config_digest != old[n].config_digest}
+    services = {n for n in changed if new[n].kind is Kind.SERVICE}
+    assert services == KEYSTONE_SERVICES
+    # Jobs `like: keystone` mount the same keystone.conf, so their digest moves too...
+    assert changed - services == KEYSTONE_JOBS - {"keystone_database"}
+    # ...but nothing else about any container does.
+    for name in new:
+        assert new[name].to_record() | {"config_digest": ""} == old[name].to_record() | {
+            "config_digest": ""
+        }
+
+    result = plan(after.state, deployed(before))
+    assert [(s.action, s.container) for s in result.steps] == [
+        (Action.RECREATE, "keystone"),
+        (Action.RECREATE, "keystone_fernet"),
+    ]
+    for step in result.steps:
+        assert step.cause == "changed: config_digest"
+        assert [c.field for c in step.changes] == ["config_digest"]
+    assert not [s for s in result.steps if s.action is Action.RUN]
+
+    for container in KEYSTONE_SERVICES:
+        conf = parse_ini(rendered(after, container, "keystone.conf"), "keystone.conf")
+        assert get(conf, "DEFAULT", "debug") == "True"
+        assert get(conf, "DEFAULT", "use_stderr") == "True"  # merged, not replaced
+    assert "debug = True\n" in rendered(after, "keystone", "keystone.conf")
+    assert "debug = False" not in rendered(after, "keystone", "keystone.conf")
+    assert "debug = False\n" in rendered(before, "keystone", "keystone.conf")
+
+
+def test_global_conf_reaches_keystone_conf(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path, files={"global.conf": "[oslo_log]\nlog_date_format = %Y\n"})
+    for container in KEYSTONE_SERVICES:
+        conf = parse_ini(rendered(desired, container, "keystone.conf"), "keystone.conf")
+        assert get(conf, "oslo_log", "log_date_format") == "%Y"
+        assert get(conf, "token", "provider") == "fernet"
+
+
+def test_per_host_override_applies(tmp_path: Path) -> None:
+    desired = desired_with(
+        tmp_path, files={f"keystone/{HOST}/keystone.conf": "[token]\nexpiration = 7200\n"}
+    )
+    for container in KEYSTONE_SERVICES:
+        conf = parse_ini(rendered(desired, container, "keystone.conf"), "keystone.conf")
+        assert get(conf, "token", "expiration") == "7200"
+        assert get(conf, "token", "provider") == "fernet"
+
+
+LAYERS = (
+    "global.conf",
+    "keystone.conf",
+    "keystone/keystone.conf",
+    f"keystone/{HOST}/keystone.conf",
+)
+
+
+@pytest.mark.parametrize("count", range(1, len(LAYERS) + 1), ids=LAYERS)
+def test_override_precedence_is_global_file_service_host(tmp_path: Path, count: int) -> None:
+    """With the first `count` layers present, the last one's value of a shared key wins, and
+    every layer's own key is there."""
+    files = {
+        layer: f"[DEFAULT]\nwinner = {i}\nonly_{i} = yes\n"
+        for i, layer in enumerate(LAYERS[:count])
+    }
+    desired = desired_with(tmp_path, files=files)
+    conf = parse_ini(rendered(desired, "keystone", "keystone.conf"), "keystone.conf")
+    assert get(conf, "DEFAULT", "winner") == str(count - 1)
+    assert [get(conf, "DEFAULT", f"only_{i}") for i in range(count)] == ["yes"] * count
+    assert get(conf, "DEFAULT", "debug") == "False"
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+VARIANTS = {
+    "all-in-one": GLOBALS,
+    "keepalived": GLOBALS + "kolla_internal_vip_address: 10.0.0.100\nnetwork_interface: eth0\n",
+    "external-db": GLOBALS
+    + 'enable_mariadb: "no"\ndatabase_address: 10.0.0.9\ndatabase_port: 13306\n',
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_no_secret_in_labels_or_plans(tmp_path: Path, variant: str) -> None:
+    desired = desired_with(tmp_path, VARIANTS[variant])
+    secrets = list(passwords().values())
+    for _, spec in desired.specs():
+        for key, value in spec.labels().items():
+            leaked = [s for s in secrets if s in value]
+            assert not leaked, f"{spec.name}: label {key} holds a secret"
+    fresh = plan(desired.state, ObservedState({}))
+    for text in (
+        render_text(fresh),
+        render_text(fresh, desired.secrets),
+        json.dumps(to_dict(fresh)),
+    ):
+        assert not [s for s in secrets if s in text]
+
+
+def test_secrets_are_used_where_they_belong(tmp_path: Path) -> None:
+    """The leak test above is not vacuous: the values do reach the config and the job."""
+    desired = desired_with(tmp_path)
+    pw = passwords()
+    assert pw["keystone_database_password"] in rendered(desired, "keystone", "keystone.conf")
+    job = specs_by_name(desired)["keystone_database"]
+    environment = dict(job.environment)
+    assert environment["DB_PASSWORD"] == pw["keystone_database_password"]
+    assert environment["MYSQL_PWD"] == pw["database_password"]
+    recorded = json.loads(job.labels()["stackyard.spec"])["environment"]
+    assert recorded["DB_PASSWORD"] == secret_digest(pw["keystone_database_password"])
+    bootstrap = dict(specs_by_name(desired)["keystone_bootstrap"].environment)
+    assert bootstrap["OS_BOOTSTRAP_PASSWORD"] == pw["keystone_admin_password"]
+    assert set(desired.secrets) == set(pw.values())
+
+
+def test_a_changed_password_reruns_its_job_without_showing_either_value(tmp_path: Path) -> None:
+    before = desired_for(config_dir(tmp_path / "before"))
+    rotated = {**passwords(), "keystone_database_password": "RotatedKeystoneDbSecret42"}
+    after = desired_for(config_dir(tmp_path / "after", secrets=rotated))
+    result = plan(after.state, deployed(before))
+    steps = {(s.action, s.container) for s in result.steps}
+    assert (Action.RUN, "keystone_database") in steps
+    assert (Action.RECREATE, "keystone") in steps  # keystone.conf holds the connection URL
+    values = (passwords()["keystone_database_password"], rotated["keystone_database_password"])
+    for text in (
+        render_text(result),
+        render_text(result, after.secrets),
+        json.dumps(to_dict(result)),
+    ):
+        assert not [v for v in values if v in text]
+    assert "environment.DB_PASSWORD" in render_text(result)
+
+
+def test_passwords_yml_cannot_change_settings(tmp_path: Path) -> None:
+    """passwords.yml holds secrets; a key that is a globals.yml setting must not bypass its
+    validation (fernet_token_expiry >= 60) nor change what templates see."""
+    directory = config_dir(tmp_path, secrets={**passwords(), "fernet_token_expiry": "5"})
+    try:
+        desired = desired_for(directory)
+    except ConfigError as exc:  # rejecting the key is a fix as good as ignoring it
+        assert f"{directory / 'passwords.yml'}" in str(exc)
+        assert "fernet_token_expiry" in str(exc)
+        return
+    conf = parse_ini(rendered(desired, "keystone", "keystone.conf"), "keystone.conf")
+    assert get(conf, "token", "expiration") == "86400"
+    fernet = dict(specs_by_name(desired)["keystone_fernet"].environment)
+    assert fernet["KEYSTONE_FERNET_ROTATE_SECONDS"] == "86400"
+
+
+# --- keepalived --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "vip", ["", "kolla_internal_vip_address: 10.0.0.5\n"], ids=["default", "local"]
+)
+def test_no_keepalived_when_the_vip_is_a_local_address(tmp_path: Path, vip: str) -> None:
+    desired = desired_with(tmp_path, GLOBALS + vip)
+    assert desired.vip == "10.0.0.5"
+    assert "keepalived" not in desired.state.services
+    assert "keepalived" not in specs_by_name(desired)
+
+
+def test_keepalived_holds_a_vip_that_is_not_local(tmp_path: Path) -> None:
+    desired = desired_with(
+        tmp_path, GLOBALS + "kolla_internal_vip_address: 10.0.0.100\nnetwork_interface: eth0\n"
+    )
+    assert desired.vip == "10.0.0.100"
+    assert "keepalived" in desired.state.services
+    keepalived = specs_by_name(desired)["keepalived"]
+    assert keepalived.network == "host"
+    assert keepalived.image == "sytest/keepalived:2025.1-trixie"
+    conf = rendered(desired, "keepalived", "keepalived.conf")
+    assert "    interface eth0\n" in conf
+    assert "        10.0.0.100 dev eth0\n" in conf
+    assert "    virtual_router_id 51\n" in conf
+    assert f"auth_pass {passwords()['keepalived_password'][:8]}\n" in conf
+    assert specs_by_name(desired)["haproxy"].ports == ("10.0.0.100:5000:5000",)
+
+
+def test_keepalived_needs_network_interface(tmp_path: Path) -> None:
+    directory = config_dir(tmp_path, GLOBALS + "kolla_internal_vip_address: 10.0.0.100\n")
+    deployment = load_deployment(directory)
+    with pytest.raises(ConfigError) as info:
+        compute(deployment, FACTS)
+    assert str(info.value) == (
+        f"{directory / 'globals.yml'}: network_interface must be set when keepalived is deployed"
+    )
+
+
+def test_keepalived_can_be_switched_off(tmp_path: Path) -> None:
+    desired = desired_with(
+        tmp_path, GLOBALS + "kolla_internal_vip_address: 10.0.0.100\nenable_keepalived: no\n"
+    )
+    assert "keepalived" not in desired.state.services
+
+
+# --- external database -------------------------------------------------------------------------
+
+
+def test_external_database(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path, VARIANTS["external-db"])
+    assert "mariadb" not in desired.state.services
+    specs = specs_by_name(desired)
+    assert not {"mariadb", "mariadb_bootstrap"} & specs.keys()
+    environment = dict(specs["keystone_database"].environment)
+    assert (environment["DB_HOST"], environment["DB_PORT"]) == ("10.0.0.9", "13306")
+    conf = parse_ini(rendered(desired, "keystone", "keystone.conf"), "keystone.conf")
+    assert get(conf, "database", "connection") == (
+        f"mysql+pymysql://keystone:{passwords()['keystone_database_password']}"
+        "@10.0.0.9:13306/keystone"
+    )
+    result = plan(desired.state, ObservedState({}))
+    assert "mariadb" not in [w.service for w in result.waves]
+
+
+def test_internal_database_is_reached_by_name(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path)
+    environment = dict(specs_by_name(desired)["keystone_database"].environment)
+    assert (environment["DB_HOST"], environment["DB_PORT"]) == ("mariadb", "3306")
+    conf = parse_ini(rendered(desired, "keystone", "keystone.conf"), "keystone.conf")
+    assert get(conf, "database", "connection").endswith("@mariadb:3306/keystone")
+
+
+def test_external_database_needs_an_address(tmp_path: Path) -> None:
+    directory = config_dir(tmp_path, GLOBALS + 'enable_mariadb: "no"\n')
+    with pytest.raises(ConfigError) as info:
+        load_deployment(directory)
+    assert str(info.value) == (
+        f"{directory / 'globals.yml'}: enable_mariadb is no, so database_address (and "
+        "database_port, database_user, and database_password in passwords.yml) must name the "
+        "external database server"
+    )
+
+
+# --- haproxy, rabbitmq, images -----------------------------------------------------------------
+
+
+def test_haproxy_publishes_every_frontend_on_the_vip(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path)
+    assert [(f.name, f.port, f.backend_port) for f in desired.frontends] == [
+        ("keystone_internal", 5000, 5000)
+    ]
+    haproxy = specs_by_name(desired)["haproxy"]
+    assert haproxy.ports == ("10.0.0.5:5000:5000",)
+    assert haproxy.ports == tuple(f"{desired.vip}:{f.port}:{f.port}" for f in desired.frontends)
+    cfg = rendered(desired, "haproxy", "haproxy.cfg")
+    block = cfg.split("\nlisten keystone_internal\n", 1)[1].split("\nlisten ", 1)[0]
+    assert "    bind :5000\n" in block
+    assert "    option httpchk GET /v3\n" in block
+    assert re.search(rf"^    server {HOST} keystone:5000 check ", block, re.MULTILINE)
+
+
+def test_rabbitmq_definitions_hold_a_verifiable_password_hash(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path)
+    definitions = json.loads(rendered(desired, "rabbitmq", "definitions.json"))
+    [user] = definitions["users"]
+    assert user["name"] == "openstack"
+    assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
+    raw = base64.b64decode(user["password_hash"], validate=True)
+    salt, digest = raw[:4], raw[4:]
+    password = passwords()["rabbitmq_password"].encode()
+    assert len(raw) == 36
+    assert digest == hashlib.sha256(salt + password).digest()
+    assert digest != hashlib.sha256(salt + b"another password").digest()
+    assert definitions["permissions"][0]["user"] == "openstack"
+
+
+@pytest.mark.parametrize(
+    ("globals_text", "keystone", "toolbox"),
+    [
+        ("", "stackyard/keystone:2025.1-trixie", "stackyard/toolbox:2025.1-trixie"),
+        (GLOBALS, "sytest/keystone:2025.1-trixie", "sytest/toolbox:2025.1-trixie"),
+        (
+            GLOBALS + "docker_registry: reg:5000\n",
+            "reg:5000/sytest/keystone:2025.1-trixie",
+            "reg:5000/sytest/toolbox:2025.1-trixie",
+        ),
+        (GLOBALS + "openstack_release: zed\n", "sytest/keystone:zed-bookworm", None),
+        (GLOBALS + "openstack_tag: my-build\n", "sytest/keystone:my-build", None),
+    ],
+    ids=["defaults", "namespace", "registry", "zed", "tag"],
+)
+def test_image_references(
+    tmp_path: Path, globals_text: str, keystone: str, toolbox: str | None
+) -> None:
+    specs = specs_by_name(desired_with(tmp_path, globals_text))
+    assert specs["keystone"].image == keystone
+    assert specs["keystone_fernet"].image == keystone.replace("/keystone:", "/keystone-fernet:")
+    assert specs["keystone_db_sync"].image == keystone
+    if toolbox is not None:
+        assert specs["keystone_database"].image == toolbox
+    prefix, tag = keystone.rsplit("/", 1)[0], keystone.rsplit(":", 1)[1]
+    for spec in specs.values():
+        assert spec.image.startswith(prefix + "/")
+        assert spec.image.endswith(":" + tag)
