@@ -51,7 +51,7 @@ class Cloud:
         (self.config_dir / "globals.yml").write_text(yaml.safe_dump(values))
 
     def containers(self) -> dict[str, dict[str, object]]:
-        """name -> {id, started, status, health, kind} for every stackyard container."""
+        """name -> {id, started, status, kind, exit} for every stackyard container."""
         result = {}
         for container in self.client.containers.list(all=True, filters=MANAGED):
             state = container.attrs["State"]
@@ -59,7 +59,6 @@ class Cloud:
                 "id": container.id,
                 "started": state.get("StartedAt"),
                 "status": container.status,
-                "health": (state.get("Health") or {}).get("Status"),
                 "kind": container.labels.get("stackyard.kind"),
                 "exit": state.get("ExitCode"),
             }

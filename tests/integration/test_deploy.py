@@ -47,6 +47,15 @@ def cloud(
     cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
 
 
+def test_prechecks_pass_on_this_host_and_change_nothing(cloud: Cloud) -> None:
+    result = cloud.run("prechecks")
+    assert "FAIL" not in result.stdout
+    assert f"ok    image {NAMESPACE}/keystone:2025.1-trixie: present" in result.stdout
+    assert f"ok    port {VIP}:5000: free" in result.stdout
+    assert "privileged containers:" in result.stdout and "no service needs it" in result.stdout
+    assert managed(cloud.client)["containers"] == []
+
+
 def test_fresh_deploy_brings_up_a_working_identity_plane(cloud: Cloud) -> None:
     seconds, result = cloud.timed("deploy")
     print(f"cold deploy: {seconds:.1f} s")
@@ -162,6 +171,10 @@ def test_a_change_keystone_rejects_is_rolled_back(cloud: Cloud) -> None:
     assert after["keystone"]["status"] == "running"
     assert not [name for name in after if name.endswith("-previous")]
     cloud.admin_token(VIP)
+    # keystone_fernet (same file, but it does not parse that option) took the change: the
+    # next deploy with the good file brings it back, and touches nothing else.
+    recovery = cloud.run("deploy").stdout
+    assert "Plan: 1 to recreate." in recovery and "keystone_fernet" in recovery
     assert cloud.run("deploy").stdout.strip() == NO_CHANGES
 
 
