@@ -70,6 +70,13 @@ def test_fresh_deploy_brings_up_a_working_identity_plane(cloud: Cloud) -> None:
     assert "FAIL" not in check.stdout
     assert f"frontend keystone_internal ({VIP}:5000): GET /v3 -> 200" in check.stdout
     assert seconds < 60
+    # RabbitMQ's user and vhost come from the definitions file loaded at boot.
+    rabbitmq = cloud.client.containers.get("rabbitmq")
+    password = cloud.passwords["rabbitmq_password"]
+    code, output = rabbitmq.exec_run(["rabbitmqctl", "authenticate_user", "openstack", password])
+    assert code == 0, output
+    code, output = rabbitmq.exec_run(["rabbitmqctl", "list_permissions", "--vhost", "/"])
+    assert code == 0 and b"openstack\t.*\t.*\t.*" in output, output
 
 
 def test_post_deploy_credentials_work_with_the_openstack_cli(cloud: Cloud) -> None:

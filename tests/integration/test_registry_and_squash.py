@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -124,3 +125,41 @@ def test_squash_keeps_parent_layers_and_labels(
     finally:
         for ref in ("sytest/memcached:squashed", "sytest/base:squashed"):
             client.images.remove(ref, force=True)
+
+
+def test_stackyard_pull_fetches_the_deployment_images(
+    cold_build: tuple[BuildOptions, BuildReport],
+    client: docker.DockerClient,
+    registry: str,
+    tmp_path: Path,
+) -> None:
+    """`stackyard pull` with docker_registry set: every image the deployment uses (here only
+    memcached is enabled) comes from the registry."""
+    options, _ = cold_build
+    remote = f"{registry}/{options.namespace}/memcached"
+    client.images.get(f"{options.namespace}/memcached:{options.tag}").tag(remote, options.tag)
+    client.images.push(remote, options.tag)
+    client.images.remove(f"{remote}:{options.tag}")
+    (tmp_path / "globals.yml").write_text(
+        f"docker_registry: '{registry}'\ndocker_namespace: {options.namespace}\n"
+        "enable_mariadb: 'no'\ndatabase_address: 127.0.0.1\nenable_rabbitmq: 'no'\n"
+        "enable_keystone: 'no'\nenable_haproxy: 'no'\nenable_keepalived: 'no'\n"
+    )
+    stackyard = str(Path(sys.executable).with_name("stackyard"))
+    env = {"STACKYARD_CONFIG_DIR": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/bin"}
+    subprocess.run([stackyard, "genpwd"], check=True, env=env, capture_output=True)
+    result = subprocess.run([stackyard, "pull"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"pulling {remote}:{options.tag}" in result.stdout
+    assert "pulled 1 images" in result.stdout
+    assert client.images.get(f"{remote}:{options.tag}").labels[LABEL]
+    client.images.remove(f"{remote}:{options.tag}")
+
+
+def test_stackyard_pull_without_a_registry_says_what_to_do(tmp_path: Path) -> None:
+    stackyard = str(Path(sys.executable).with_name("stackyard"))
+    env = {"STACKYARD_CONFIG_DIR": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/bin"}
+    subprocess.run([stackyard, "genpwd"], check=True, env=env, capture_output=True)
+    result = subprocess.run([stackyard, "pull"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "docker_registry is not set" in result.stderr and "stackyard build" in result.stderr
