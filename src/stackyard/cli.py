@@ -190,9 +190,10 @@ def genpwd(config_dir: Path | None) -> None:
         click.echo(f"{path}: every secret already has a value; nothing changed")
 
 
-def _planned(config_dir: Path | None, inventory: Path | None) -> operations.Planned:
-    deployment = operations.load(config_dir, inventory)
-    return operations.plan(deployment, _containers())
+def _planned(
+    engine: ContainerEngine, config_dir: Path | None, inventory: Path | None
+) -> operations.Planned:
+    return operations.plan(operations.load(config_dir, inventory), engine)
 
 
 @main.command("plan")
@@ -202,7 +203,7 @@ def _planned(config_dir: Path | None, inventory: Path | None) -> operations.Plan
 def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
     """Show what a deploy would change, and why, without changing anything."""
     try:
-        planned = _planned(config_dir, inventory)
+        planned = _planned(_containers(), config_dir, inventory)
     except StackyardError as exc:
         _fail(exc)
         return
@@ -217,7 +218,7 @@ def _deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: 
     started = time.monotonic()
     try:
         engine = _containers()
-        planned = operations.plan(operations.load(config_dir, inventory), engine)
+        planned = _planned(engine, config_dir, inventory)
         secrets = planned.desired.secrets
         if fmt == "text":
             click.echo(deploy_report.render_text(planned.plan, secrets))
@@ -325,17 +326,11 @@ def check_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> 
     """Every container healthy and every API answering through HAProxy."""
     try:
         engine = _containers()
-        report = operations.check(_planned_with(engine, config_dir, inventory), engine)
+        report = operations.check(_planned(engine, config_dir, inventory), engine)
     except StackyardError as exc:
         _fail(exc)
         return
     _print_report(report, fmt)
-
-
-def _planned_with(
-    engine: ContainerEngine, config_dir: Path | None, inventory: Path | None
-) -> operations.Planned:
-    return operations.plan(operations.load(config_dir, inventory), engine)
 
 
 @main.command()

@@ -11,8 +11,8 @@ from stackyard.deploy.desired import HostFacts
 from stackyard.errors import ConfigError, HostError
 
 
-def local_addresses() -> frozenset[str]:
-    """Every IPv4 address configured on this machine."""
+def interface_addresses() -> dict[str, list[str]]:
+    """Every IPv4 address of this machine, by interface, in the kernel's order (one `ip` call)."""
     try:
         answer = subprocess.run(
             ["ip", "-json", "-4", "address", "show"],
@@ -23,32 +23,14 @@ def local_addresses() -> frozenset[str]:
         ).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise HostError(f"cannot list this machine's addresses (ip -json address: {exc})") from None
-    return frozenset(
-        info["local"]
+    return {
+        str(link.get("ifname")): [
+            str(info["local"])
+            for info in link.get("addr_info", [])
+            if info.get("family") == "inet" and "local" in info
+        ]
         for link in json.loads(answer)
-        for info in link.get("addr_info", [])
-        if info.get("family") == "inet" and "local" in info
-    )
-
-
-def interface_address(interface: str) -> str:
-    try:
-        answer = subprocess.run(
-            ["ip", "-json", "-4", "address", "show", "dev", interface],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        raise ConfigError(
-            f"globals.yml: network_interface: {interface!r} is not an interface of this machine"
-        ) from None
-    for link in json.loads(answer):
-        for info in link.get("addr_info", []):
-            if info.get("family") == "inet":
-                return str(info["local"])
-    raise ConfigError(f"globals.yml: network_interface: {interface!r} has no IPv4 address")
+    }
 
 
 def default_route_address() -> str:
@@ -62,5 +44,17 @@ def default_route_address() -> str:
 
 
 def gather(network_interface: str | None) -> HostFacts:
-    address = interface_address(network_interface) if network_interface else default_route_address()
-    return HostFacts(default_address=address, local_addresses=local_addresses())
+    addresses = interface_addresses()
+    local = frozenset(a for found in addresses.values() for a in found)
+    if network_interface is None:
+        return HostFacts(default_address=default_route_address(), local_addresses=local)
+    if network_interface not in addresses:
+        raise ConfigError(
+            f"globals.yml: network_interface: {network_interface!r} is not an interface of this "
+            f"machine; interfaces: {', '.join(sorted(addresses))}"
+        )
+    if not addresses[network_interface]:
+        raise ConfigError(
+            f"globals.yml: network_interface: {network_interface!r} has no IPv4 address"
+        )
+    return HostFacts(default_address=addresses[network_interface][0], local_addresses=local)

@@ -251,7 +251,8 @@ def prechecks(deployment: Deployment, desired: Desired, engine: ContainerEngine)
     for _, spec in desired.specs():
         for port in spec.ports:
             address, host_port, _ = port.rsplit(":", 2)
-            report.findings.append(_port_free(address, int(host_port), spec.name in ours))
+            owner = spec.name if spec.name in ours else None
+            report.findings.append(_port_free(address, int(host_port), owner))
     available = _meminfo_gib("MemAvailable")
     report.findings.append(
         Finding("memory", available >= 2.0, f"{available:.1f} GiB available (need 2)")
@@ -265,10 +266,10 @@ def prechecks(deployment: Deployment, desired: Desired, engine: ContainerEngine)
     return report
 
 
-def _port_free(address: str, port: int, ours: bool) -> Finding:
+def _port_free(address: str, port: int, owner: str | None) -> Finding:
     what = f"port {address}:{port}"
-    if ours:
-        return Finding(what, True, "in use by stackyard's own haproxy")
+    if owner:
+        return Finding(what, True, f"in use by stackyard's own {owner}")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind((address, port))

@@ -29,8 +29,6 @@ from stackyard.errors import EngineError, StackyardError
 Say = Callable[[str], None]
 PREVIOUS = "-previous"
 POLL = 0.25
-HAPROXY = "haproxy"
-SHOW_STAT = ["sh", "-c", "echo 'show stat' | socat stdio /run/haproxy/admin.sock"]
 ROUTE_DEADLINE = 20.0
 LOG_LINES = 20
 
@@ -230,21 +228,27 @@ class Applier:
         self._gate(step.spec, step.container)
 
     def _routed(self, step: Step) -> None:
-        """Wait until HAProxy sends traffic to a backend container again (its own checks take a
-        moment after the container is healthy), so a finished deploy is a usable one."""
+        """Wait until the load balancers send traffic to a backend container again (their own
+        checks take a moment after the container is healthy), so a finished deploy is usable."""
         frontends = [f.name for f in self.desired.frontends
                      if (step.host, step.container) in f.servers]  # fmt: skip
-        if not frontends or not self.engine.running(HAPROXY):
+        if not frontends:
             return
+        for balancer, status in self.desired.balancers.get(step.host, ()):
+            if self.engine.running(balancer):
+                self._wait_up(balancer, list(status), frontends, step)
+
+    def _wait_up(self, balancer: str, status: list[str], frontends: list[str], step: Step) -> None:
         deadline = time.monotonic() + ROUTE_DEADLINE
         while time.monotonic() < deadline:
-            code, output = self.engine.exec(HAPROXY, SHOW_STAT)
+            code, output = self.engine.exec(balancer, status)
+            # `show stat` CSV: proxy name, server name, ..., column 18 the server's status.
             up = {(row[0], row[1]) for row in csv.reader(output.splitlines()) if len(row) > 17
                   and row[17].startswith("UP")}  # fmt: skip
             if code == 0 and all((name, step.host) in up for name in frontends):
                 return
             time.sleep(POLL)
-        raise StepFailed(f"HAProxy does not route to {step.container} on {step.host} within "
+        raise StepFailed(f"{balancer} does not route to {step.container} on {step.host} within "
                          f"{ROUTE_DEADLINE:.0f} s of it being healthy", [])  # fmt: skip
 
     def _replace(self, step: Step) -> None:

@@ -16,13 +16,19 @@ from typing import Any
 from stackyard.config.deployment import GLOBAL_OVERRIDE, Deployment
 from stackyard.config.ini import merge, parse_ini
 from stackyard.config.ini import render as render_ini
-from stackyard.deploy.model import ContainerSpec, DesiredState, HealthCheck, Kind, ServiceState
+from stackyard.deploy.model import (
+    CONFIG_MOUNT,
+    ContainerSpec,
+    DesiredState,
+    HealthCheck,
+    Kind,
+    ServiceState,
+)
 from stackyard.deploy.templating import evaluate, render
 from stackyard.errors import ConfigError
 from stackyard.ordering import dependency_order
 from stackyard.services.model import ContainerDef, Service
 
-CONFIG_MOUNT = "/var/lib/kolla/config_files"
 TOOLBOX_IMAGE = "toolbox"
 
 # The `database:` strategy: create the database and its user, or update the user's password,
@@ -84,6 +90,7 @@ class Desired:
     volumes: dict[str, dict[str, str]]  # host -> named volume -> service
     networks: dict[str, tuple[str, ...]]  # host -> networks
     frontends: tuple[Frontend, ...]
+    balancers: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]  # host -> (container, status)
     vip: str
     variables: dict[str, str]  # every active service's `vars`, rendered (URLs, user names)
     secrets: tuple[str, ...] = field(repr=False, default=())
@@ -113,8 +120,6 @@ def base_context(deployment: Deployment, facts: HostFacts) -> dict[str, Any]:
     context.update(
         kolla_internal_vip_address=vip,
         kolla_internal_vip_is_local=vip in facts.local_addresses,
-        database_address=values["database_address"]
-        or ("mariadb" if "mariadb" in deployment.enabled else None),
         groups={g: deployment.inventory.hosts_in(g) for g in deployment.inventory.groups},
     )
     return context
@@ -160,6 +165,7 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
     files: dict[tuple[str, str], dict[str, str]] = {}
     volumes: dict[str, dict[str, str]] = {}
     networks: dict[str, set[str]] = {}
+    balancers: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for name in active:
         service = deployment.services[name]
         per_host: dict[str, tuple[ContainerSpec, ...]] = {}
@@ -174,6 +180,11 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
                     files[(host, spec.name)] = rendered
                 if spec.network != "host":
                     networks.setdefault(host, set()).add(spec.network)
+            balancers.setdefault(host, []).extend(
+                (c.name, tuple(c.routing_status))
+                for c in service.definition.containers
+                if c.routing_status and c.name in {spec.name for spec in per_host[host]}
+            )
             for volume in service.definition.volumes:
                 volumes.setdefault(host, {})[volume] = name
         services[name] = ServiceState(name, tuple(service.definition.depends_on), per_host)
@@ -183,6 +194,7 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
         volumes=volumes,
         networks={h: tuple(sorted(n)) for h, n in networks.items()},
         frontends=tuple(frontends),
+        balancers={host: tuple(found) for host, found in balancers.items() if found},
         vip=context["kolla_internal_vip_address"],
         variables=variables,
         secrets=tuple(sorted(v for v in deployment.passwords.values() if v)),
@@ -244,14 +256,14 @@ def _host_containers(
     for job in definition.jobs:
         if job.when is None or evaluate(job.when, context, f"{_where(service)}: {job.name}: when"):
             base = containers[job.like] if job.like else None
-            built.append(_spec(deployment, service, host, job, base, context, frontends, ()))
+            built.append(_spec(deployment, service, host, job, base, True, context, frontends, ()))
             jobs.append(job.name)
     for container in definition.containers:
         where = f"{_where(service)}: {container.name}: when"
         if container.when is None or evaluate(container.when, context, where):
             after = tuple(container.after) if container.after is not None else tuple(jobs)
             built.append(
-                _spec(deployment, service, host, container, None, context, frontends, after)
+                _spec(deployment, service, host, container, None, False, context, frontends, after)
             )
     return built
 
@@ -262,12 +274,12 @@ def _spec(
     host: str,
     own: ContainerDef,
     base: ContainerDef | None,
+    job: bool,
     context: dict[str, Any],
     frontends: list[Frontend],
     after: tuple[str, ...],
 ) -> tuple[ContainerSpec, dict[str, str]]:
-    """One container (or job, when `base` is the container it is like) on one host."""
-    job = base is not None or own in service.definition.jobs
+    """One container or job on one host; a job `like:` a container inherits from `base`."""
     where = f"{_where(service)}: {own.name}"
 
     def pick(name: str) -> Any:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from stackyard.deploy.model import LABEL_KIND, Kind, ObservedContainer, ObservedState, RunState
@@ -38,14 +39,6 @@ def observe(engine: ContainerEngine, host: str) -> ObservedState:
         ):
             record = engine.inspect(container.id)
             code = int(record["State"].get("ExitCode", -1)) if record else None
-            container = ObservedContainer(
-                container.name,
-                host,
-                container.id,
-                container.state,
-                container.labels,
-                code,
-                container.health,
-            )
+            container = replace(container, exit_code=code)
         containers[container.name] = container
     return ObservedState({host: containers} if containers else {})

@@ -14,7 +14,6 @@ from typing import Any
 
 from stackyard.deploy.model import (
     LABEL_HASH,
-    NOT_RECORDED,
     Action,
     Change,
     ContainerSpec,
@@ -106,7 +105,7 @@ def diff(
     changes: list[Change] = []
     for name in SPEC_FIELDS:
         old, new = current.get(name), desired.get(name)
-        if old == new or name in ignore or name in NOT_RECORDED:
+        if old == new or name in ignore:
             continue
         if isinstance(old, dict) and isinstance(new, dict):
             for key in sorted(set(old) | set(new)):

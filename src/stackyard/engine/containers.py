@@ -12,11 +12,10 @@ import docker.errors
 import docker.types
 import requests.exceptions
 
-from stackyard.deploy.model import LABEL_MANAGED, ContainerSpec, Kind
+from stackyard.deploy.model import CONFIG_MOUNT, LABEL_MANAGED, ContainerSpec, Kind
 from stackyard.engine.docker_engine import DockerEngine, _reason
 from stackyard.errors import EngineError
 
-CONFIG_MOUNT = "/var/lib/kolla/config_files"
 NANOSECONDS = 1_000_000_000
 MANAGED = {LABEL_MANAGED: "true"}
 

@@ -79,6 +79,9 @@ class ContainerDef(_Strict):
     ulimits: dict[str, int] = {}
     ports: list[str] | Literal["frontends"] = []
     after: list[str] | None = None
+    # A load balancer: this command prints its HAProxy `show stat` CSV, and a deploy waits
+    # until the balancer routes to every backend it has replaced.
+    routing_status: list[str] | None = None
     when: str | None = None
     deadline: float = Field(300.0, gt=0)  # jobs: seconds to exit
 
