@@ -37,6 +37,15 @@ class Cloud:
             )
         return result
 
+    def run_with(self, path: Path, appended: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a command with text appended to a config file, then restore the file."""
+        good = path.read_text()
+        path.write_text(good + appended)
+        try:
+            return self.run(*args, check=False)
+        finally:
+            path.write_text(good)
+
     def timed(self, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
         started = time.monotonic()
         result = self.run(*args)

@@ -19,11 +19,17 @@ class Keystone:
     url: str  # http://VIP:5000
     timeout: float = 10.0
 
-    def request(self, method: str, path: str, body: Any = None,
-                token: str | None = None) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(self.url)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(extra or {})}
         if token:
             headers["X-Auth-Token"] = token
         try:
@@ -32,7 +38,8 @@ class Keystone:
             response = connection.getresponse()
             raw = response.read()
             headers = {k.lower(): v for k, v in response.getheaders()}
-            return response.status, headers, json.loads(raw) if raw else None
+            is_json = headers.get("content-type", "").startswith("application/json")
+            return response.status, headers, json.loads(raw) if raw and is_json else raw
         finally:
             connection.close()
 
@@ -48,16 +55,9 @@ class Keystone:
         return headers["x-subject-token"]
 
     def validate(self, token: str, subject: str) -> int:
-        parts = urlsplit(self.url)
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
-        try:
-            headers = {"X-Auth-Token": token, "X-Subject-Token": subject}
-            connection.request("GET", "/v3/auth/tokens", headers=headers)
-            response = connection.getresponse()
-            response.read()
-            return response.status
-        finally:
-            connection.close()
+        status, _, _ = self.request("GET", "/v3/auth/tokens", token=token,
+                                    extra={"X-Subject-Token": subject})  # fmt: skip
+        return status
 
     def create(self, token: str, kind: str, body: dict[str, Any]) -> str:
         status, _, answer = self.request("POST", f"/v3/{kind}s", {kind: body}, token)

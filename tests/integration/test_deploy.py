@@ -163,12 +163,7 @@ def test_override_change_restarts_only_keystone(cloud: Cloud) -> None:
 def test_a_change_keystone_rejects_is_rolled_back(cloud: Cloud) -> None:
     before = cloud.containers()
     override = cloud.config_dir / "config" / "keystone.conf"
-    good = override.read_text()
-    override.write_text(good + "\n[DEFAULT]\ndebug = not-a-boolean\n")
-    try:
-        result = cloud.run("deploy", check=False)
-    finally:
-        override.write_text(good)
+    result = cloud.run_with(override, "\n[DEFAULT]\ndebug = not-a-boolean\n", "deploy")
     assert result.returncode == 1
     assert "keystone" in result.stderr and "was restored" in result.stderr
     assert "last log lines:" in result.stderr
@@ -221,12 +216,7 @@ def test_destroy_keeps_volumes_and_a_new_deploy_keeps_the_data(cloud: Cloud) -> 
 def test_bad_config_is_refused_and_changes_nothing(cloud: Cloud) -> None:
     before = cloud.containers()
     globals_yml = cloud.config_dir / "globals.yml"
-    good = globals_yml.read_text()
-    globals_yml.write_text(good + "openstak_release: '2025.1'\n")
-    try:
-        result = cloud.run("deploy", check=False)
-    finally:
-        globals_yml.write_text(good)
+    result = cloud.run_with(globals_yml, "openstak_release: '2025.1'\n", "deploy")
     assert result.returncode == 2
     assert (
         f"{globals_yml}:2: unknown key 'openstak_release'; did you mean 'openstack_release'?"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from stackyard.images.builder import Builder
 from stackyard.images.cache import LABEL
 from stackyard.images.model import BuildOptions, BuildReport, BuildStatus, Catalog
 from tests.integration.conftest import options_for
+from tests.integration.deployment import Cloud
 
 pytestmark = pytest.mark.engine
 REGISTRY = "127.0.0.1:5055"
@@ -145,10 +145,9 @@ def test_stackyard_pull_fetches_the_deployment_images(
         "enable_mariadb: 'no'\ndatabase_address: 127.0.0.1\nenable_rabbitmq: 'no'\n"
         "enable_keystone: 'no'\nenable_haproxy: 'no'\nenable_keepalived: 'no'\n"
     )
-    stackyard = str(Path(sys.executable).with_name("stackyard"))
-    env = {"STACKYARD_CONFIG_DIR": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/bin"}
-    subprocess.run([stackyard, "genpwd"], check=True, env=env, capture_output=True)
-    result = subprocess.run([stackyard, "pull"], env=env, capture_output=True, text=True)
+    cloud = Cloud(tmp_path, client)
+    cloud.run("genpwd")
+    result = cloud.run("pull", check=False)
     assert result.returncode == 0, result.stderr
     assert f"pulling {remote}:{options.tag}" in result.stdout
     assert "pulled 1 images" in result.stdout
@@ -156,10 +155,11 @@ def test_stackyard_pull_fetches_the_deployment_images(
     client.images.remove(f"{remote}:{options.tag}")
 
 
-def test_stackyard_pull_without_a_registry_says_what_to_do(tmp_path: Path) -> None:
-    stackyard = str(Path(sys.executable).with_name("stackyard"))
-    env = {"STACKYARD_CONFIG_DIR": str(tmp_path), "PATH": "/usr/sbin:/usr/bin:/bin"}
-    subprocess.run([stackyard, "genpwd"], check=True, env=env, capture_output=True)
-    result = subprocess.run([stackyard, "pull"], env=env, capture_output=True, text=True)
+def test_stackyard_pull_without_a_registry_says_what_to_do(
+    client: docker.DockerClient, tmp_path: Path
+) -> None:
+    cloud = Cloud(tmp_path, client)
+    cloud.run("genpwd")
+    result = cloud.run("pull", check=False)
     assert result.returncode == 2
     assert "docker_registry is not set" in result.stderr and "stackyard build" in result.stderr
