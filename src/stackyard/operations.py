@@ -21,9 +21,10 @@ from stackyard.config.deployment import Deployment, config_dir, load_deployment,
 from stackyard.config.passwords import generate, write_private
 from stackyard.deploy.apply import Applier, StepResult
 from stackyard.deploy.desired import Desired, compute
-from stackyard.deploy.model import Kind, ObservedState, Plan, RunState
+from stackyard.deploy.model import Kind, ObservedState, Plan, RunState, Step
 from stackyard.deploy.observe import observe
 from stackyard.deploy.planner import plan as make_plan
+from stackyard.deploy.planner import settling
 from stackyard.engine.containers import ContainerEngine
 from stackyard.errors import ConfigError, EngineError
 from stackyard.services.catalog import load_services
@@ -62,20 +63,28 @@ class Planned:
     desired: Desired
     observed: ObservedState
     plan: Plan
+    settling: list[Step]  # unchanged containers a deploy waits for (see planner.settling)
+
+    @property
+    def is_settled(self) -> bool:
+        return self.plan.is_empty and not self.settling
 
 
 def plan(deployment: Deployment, engine: ContainerEngine) -> Planned:
     desired = desired_state(deployment)
     observed = observe(engine, local_host(deployment))
-    return Planned(deployment, desired, observed, make_plan(desired.state, observed))
+    changes = make_plan(desired.state, observed)
+    return Planned(
+        deployment, desired, observed, changes, settling(desired.state, observed, changes)
+    )
 
 
 def deploy(planned: Planned, engine: ContainerEngine, say: Say = _quiet) -> list[StepResult]:
-    """Apply the plan; an empty plan changes nothing (not even files)."""
-    if planned.plan.is_empty:
-        return []
+    """Wait for containers still starting, then apply the plan; an empty plan changes nothing
+    (not even files)."""
     applier = Applier(engine, planned.desired, planned.deployment.config_dir / GENERATED, say)
-    return applier.apply(planned.plan)
+    applier.settle(planned.settling)
+    return [] if planned.plan.is_empty else applier.apply(planned.plan)
 
 
 def stop(engine: ContainerEngine, say: Say = _quiet) -> list[str]:

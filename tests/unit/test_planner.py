@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from stackyard.deploy.model import (
     LABEL_HASH,
     LABEL_SPEC,
+    PREVIOUS,
     Action,
     ContainerSpec,
     DesiredState,
@@ -27,7 +28,7 @@ from stackyard.deploy.model import (
     RunState,
     ServiceState,
 )
-from stackyard.deploy.planner import diff, plan, service_order
+from stackyard.deploy.planner import diff, plan, service_order, settling
 from stackyard.deploy.report import NO_CHANGES, render_text, to_dict
 from stackyard.errors import ConfigError
 
@@ -80,6 +81,7 @@ def apply_to(observed: ObservedState, result: Plan) -> ObservedState:
         if step.action is Action.REMOVE:
             del host[step.container]
         else:
+            host.pop(step.container + PREVIOUS, None)
             assert step.spec is not None
             host[step.container] = ObservedContainer(
                 step.container, step.host, "new", RunState.RUNNING, step.spec.labels()
@@ -143,6 +145,56 @@ def test_stopped_missing_unreadable_and_unwanted() -> None:
     text = render_text(result, [SECRET])
     assert SECRET not in text
     check_golden("mixed-repairs", text)
+
+
+def with_keystone(desired: DesiredState, **changes: object) -> DesiredState:
+    keystone = desired.services["keystone"]
+    changed = replace(keystone.containers["node1"][0], **changes)
+    containers = {"node1": (changed, keystone.containers["node1"][1])}
+    return replace(desired, services={
+        **desired.services, "keystone": replace(keystone, containers=containers)})  # fmt: skip
+
+
+@pytest.mark.parametrize("new_container", ["running", "absent"])
+def test_an_interrupted_replacement_is_resumed_not_removed(new_container: str) -> None:
+    """A killed run left keystone-previous (the old spec) and maybe the new keystone."""
+    old = desired_aio()
+    new = with_keystone(old, config_digest="beef00")
+    node = dict(deployed(new).containers["node1"])
+    node["keystone-previous"] = replace(
+        deployed(old).containers["node1"]["keystone"], name="keystone-previous",
+        state=RunState.STOPPED)  # fmt: skip
+    if new_container == "absent":
+        del node["keystone"]
+    observed = ObservedState({"node1": node})
+    result = plan(new, observed)
+    assert [(s.action, s.container, s.cause) for s in result.steps] == [(
+        Action.RECREATE, "keystone",
+        "replacement was interrupted (keystone-previous is kept for rollback)")]  # fmt: skip
+    assert plan(new, apply_to(observed, result)).is_empty
+
+
+def test_the_previous_container_of_an_unwanted_service_is_removed() -> None:
+    desired = desired_aio()
+    node = dict(deployed(desired).containers["node1"])
+    node["glance-previous"] = ObservedContainer(
+        "glance-previous", "node1", "x", RunState.STOPPED, {"stackyard.service": "glance"}
+    )
+    result = plan(desired, ObservedState({"node1": node}))
+    assert [(s.action, s.container) for s in result.steps] == [(Action.REMOVE, "glance-previous")]
+
+
+def test_unchanged_containers_still_starting_are_waited_for_not_changed() -> None:
+    desired = desired_aio()
+    node = dict(deployed(desired).containers["node1"])
+    node["keystone"] = replace(node["keystone"], health="starting")
+    node["memcached"] = replace(node["memcached"], health="healthy")
+    node["haproxy"] = replace(node["haproxy"], health="starting", state=RunState.STOPPED)
+    observed = ObservedState({"node1": node})
+    result = plan(desired, observed)
+    assert [(s.action, s.container) for s in result.steps] == [(Action.START, "haproxy")]
+    assert [(s.container, s.cause) for s in settling(desired, observed, result)] == [
+        ("keystone", "health: starting")]  # fmt: skip
 
 
 def test_json_masks_secrets_everywhere() -> None:

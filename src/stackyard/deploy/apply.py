@@ -22,12 +22,11 @@ from pathlib import Path
 
 from stackyard.config.passwords import write_private
 from stackyard.deploy.desired import Desired
-from stackyard.deploy.model import Action, ContainerSpec, Plan, Step, Wave
+from stackyard.deploy.model import LABEL_HASH, PREVIOUS, Action, ContainerSpec, Plan, Step, Wave
 from stackyard.engine.containers import ContainerEngine
 from stackyard.errors import EngineError, StackyardError
 
 Say = Callable[[str], None]
-PREVIOUS = "-previous"
 POLL = 0.25
 ROUTE_DEADLINE = 20.0
 LOG_LINES = 20
@@ -48,6 +47,11 @@ class ApplyFailed(StackyardError):
     def __init__(self, message: str, results: list[StepResult]) -> None:
         super().__init__(message)
         self.results = results
+
+    @classmethod
+    def of(cls, failure: StepFailed, results: list[StepResult]) -> ApplyFailed:
+        tail = "\n".join(f"    {line}" for line in failure.log_tail)
+        return cls(str(failure) + (f"\n  last log lines:\n{tail}" if tail else ""), results)
 
 
 class StepFailed(StackyardError):
@@ -146,11 +150,32 @@ class Applier:
                 for step in wave.steps:
                     self._run_step(step)
         if failure is not None:
-            tail = "\n".join(f"    {line}" for line in failure.log_tail)
-            message = str(failure) + (f"\n  last log lines:\n{tail}" if tail else "")
-            raise ApplyFailed(message, self.results)
+            raise ApplyFailed.of(failure, self.results)
         self.collect_garbage()
         return self.results
+
+    def settle(self, steps: list[Step]) -> None:
+        """Wait for running containers that have not passed a health check yet (`settling`)."""
+
+        def one(step: Step) -> None:
+            assert step.spec is not None
+            self.say(f"  waiting for {step.container} ({step.cause})")
+            try:
+                self._gate(step.spec, step.container)
+                self._routed(step)
+            except StepFailed as exc:
+                self.results.append(StepResult(step, 0.0, False, str(exc), tuple(exc.log_tail)))
+                raise
+
+        if not steps:
+            return
+        with ThreadPoolExecutor(max_workers=len(steps)) as pool:
+            errors = [f.exception() for f in [pool.submit(one, step) for step in steps]]
+        failure = next((e for e in errors if e is not None), None)
+        if isinstance(failure, StepFailed):
+            raise ApplyFailed.of(failure, self.results)
+        if failure is not None:
+            raise failure
 
     def _run_wave(self, wave: Wave) -> None:
         """The steps of one service, each after those it must follow (`step_dependencies`)."""
@@ -191,7 +216,6 @@ class Applier:
                 self._routed(step)
             elif step.action is Action.CREATE:
                 assert step.spec is not None
-                self._remove(step.container + PREVIOUS)
                 self._create_and_gate(step)
                 self._routed(step)
             else:
@@ -252,12 +276,16 @@ class Applier:
                          f"{ROUTE_DEADLINE:.0f} s of it being healthy", [])  # fmt: skip
 
     def _replace(self, step: Step) -> None:
-        """Stop the current container, keep it aside, start the new one; on failure, roll back."""
+        """Stop the current container, keep it aside, start the new one; on failure, roll back.
+        When the old container is already aside (an interrupted run), whatever that run left
+        under the name is discarded and the replacement starts over."""
         assert step.spec is not None
         previous = step.container + PREVIOUS
-        self._remove(previous)
-        self.engine.stop(step.container)
-        self.engine.rename(step.container, previous)
+        if self.engine.inspect(previous) is None:
+            self.engine.stop(step.container)
+            self.engine.rename(step.container, previous)
+        else:
+            self._remove(step.container)
         try:
             self._create_and_gate(step)
         except (StepFailed, EngineError) as exc:
@@ -282,9 +310,16 @@ class Applier:
     def _run_job(self, step: Step) -> None:
         spec = step.spec
         assert spec is not None
-        self.engine.remove(step.container)
-        self.engine.create(spec, self._config_dir(spec))
-        self.engine.start(step.container)
+        record = self.engine.inspect(step.container)
+        adopted = (
+            record is not None
+            and record["State"].get("Running")
+            and record["Config"]["Labels"].get(LABEL_HASH) == spec.spec_hash()
+        )
+        if not adopted:  # a job an interrupted run started is waited for, not started twice
+            self.engine.remove(step.container)
+            self.engine.create(spec, self._config_dir(spec))
+            self.engine.start(step.container)
         code = self.engine.wait(step.container, spec.deadline)
         if code is None:
             tail = self.engine.logs(step.container, LOG_LINES)

@@ -22,6 +22,8 @@ LABEL_MANAGED = "stackyard.managed"
 LABEL_KIND = "stackyard.kind"
 # Where kolla_start finds config.json and the files it copies (Kolla container contract).
 CONFIG_MOUNT = "/var/lib/kolla/config_files"
+# A container being replaced is kept under this suffix until its successor is healthy.
+PREVIOUS = "-previous"
 # Orchestration hints: they say how to run a container, not what it is, so changing them
 # does not recreate anything and they are not part of the recorded spec.
 NOT_RECORDED = ("after", "deadline", "secret_env")

@@ -4,6 +4,10 @@ Each step says why it exists and, for a recreate, which fields changed (from the
 container carries). Services are ordered by their dependencies (ties by name); removals of
 containers no longer wanted come last, dependents first. A plan computed against a deployment
 that already matches is empty.
+
+A run killed half-way leaves traces the next plan picks up: a `-previous` container means a
+replacement did not finish (it is resumed, with the old container still there for rollback); a
+job container still running is waited for; a service still starting is waited for (`settling`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from stackyard.deploy.model import (
     LABEL_HASH,
+    PREVIOUS,
     Action,
     Change,
     ContainerSpec,
@@ -56,6 +61,8 @@ def _service_steps(desired: DesiredState, observed: ObservedState, name: str) ->
     for host, specs in sorted(desired.services[name].containers.items()):
         for spec in staged(specs):
             step = _step(host, spec, observed.get(host, spec.name))
+            if spec.kind is Kind.SERVICE and observed.get(host, spec.name + PREVIOUS):
+                step = _resume(host, spec, step)
             if step is not None:
                 steps.append(step)
     return steps
@@ -66,6 +73,35 @@ def staged(specs: tuple[ContainerSpec, ...]) -> list[ContainerSpec]:
     by_name = {s.name: s for s in specs}
     graph = {s.name: sorted(a for a in s.after if a in by_name) for s in specs}
     return [by_name[n] for n in dependency_order(graph, "container order")]
+
+
+def _resume(host: str, spec: ContainerSpec, step: Step | None) -> Step:
+    """The replacement of this container was interrupted: do it again, keeping the old one."""
+    cause = f"replacement was interrupted ({spec.name}{PREVIOUS} is kept for rollback)"
+    changes = step.changes if step is not None else ()
+    return Step(Action.RECREATE, host, spec.name, cause, changes, spec)
+
+
+def settling(desired: DesiredState, observed: ObservedState, plan: Plan) -> list[Step]:
+    """Services that need no change but have not yet passed a health check (a run stopped
+    while gating them, or they were started moments ago): the deploy waits for them, so it
+    never reports success over a container that is not healthy."""
+    planned = {(step.host, step.container) for step in plan.steps}
+    waiting = []
+    for name in service_order(desired):
+        for host, specs in sorted(desired.services[name].containers.items()):
+            for spec in specs:
+                current = observed.get(host, spec.name)
+                if (
+                    spec.kind is Kind.SERVICE
+                    and (host, spec.name) not in planned
+                    and current is not None
+                    and current.state is RunState.RUNNING
+                    and current.health == "starting"
+                ):
+                    waiting.append(Step(Action.START, host, spec.name, "health: starting",
+                                        spec=spec))  # fmt: skip
+    return waiting
 
 
 def _step(host: str, spec: ContainerSpec, current: ObservedContainer | None) -> Step | None:
@@ -117,11 +153,13 @@ def diff(
 
 
 def _removals(desired: DesiredState, observed: ObservedState, order: list[str]) -> list[Wave]:
+    # A wanted container's `-previous` belongs to its resumed replacement, not to removal.
     wanted = {
-        (host, spec.name)
+        (host, name)
         for state in desired.services.values()
         for host, specs in state.containers.items()
         for spec in specs
+        for name in (spec.name, spec.name + PREVIOUS)
     }
     by_service: dict[str, list[Step]] = {}
     for host, containers in sorted(observed.containers.items()):
