@@ -237,6 +237,8 @@ def _deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: 
         _fail(exc)
         return
     seconds = time.monotonic() - started
+    if fmt == "text" and planned.plan.is_empty:
+        return
     if fmt == "json":
         _echo_json(
             {

@@ -3,6 +3,7 @@ directory, look at what the engine runs, talk to the deployed Keystone."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import docker
 import yaml
 
+from stackyard.deploy.model import CONFIG_MOUNT
 from tests.integration.keystone_client import Keystone
 
 STACKYARD = str(Path(sys.executable).with_name("stackyard"))
@@ -35,6 +37,11 @@ class Cloud:
                 f"stackyard {' '.join(args)} exited {result.returncode}\n"
                 f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
             )
+        if (self.config_dir / "passwords.yml").exists():
+            audit_output(self.passwords, result)
+        if args[:1] in (("deploy",), ("reconfigure",)) and "--dry-run" not in args:
+            if result.returncode == 0:
+                audit_deployment(self)
         return result
 
     def run_with(self, path: Path, appended: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -90,3 +97,66 @@ def managed(client: docker.DockerClient) -> dict[str, list[str]]:
         "networks": sorted(n.name for n in client.networks.list(filters=MANAGED)),
         "volumes": sorted(v.name for v in client.volumes.list(filters=MANAGED)),
     }
+
+
+# Audits run after every successful deploy in the suite (Cloud.run) --------------------------
+
+# Service log lines that may contain CRITICAL or a traceback on a healthy deployment, each with
+# the reason it is harmless. Empty: no service has needed one so far.
+LOG_ALLOWED: tuple[re.Pattern[str], ...] = ()
+LOG_FORBIDDEN = re.compile(r"CRITICAL|Traceback \(most recent call last\)")
+PRIVATE_FILES = ("passwords.yml", "clouds.yaml", "admin-openrc.sh")
+
+
+def audit_output(passwords: dict[str, str], result: subprocess.CompletedProcess[str]) -> None:
+    """No secret value appears in anything stackyard prints (its only log is its output)."""
+    text = result.stdout + result.stderr
+    leaked = sorted(name for name, value in passwords.items() if value and str(value) in text)
+    assert not leaked, f"stackyard {' '.join(map(str, result.args[1:]))} printed {leaked}"
+
+
+def audit_deployment(cloud: Cloud) -> None:
+    audit_files(cloud.config_dir)
+    audit_containers(cloud.client)
+
+
+def audit_files(config_dir: Path) -> None:
+    """Every file stackyard wrote is root's and 0600, every folder 0700."""
+    paths = [config_dir / name for name in PRIVATE_FILES if (config_dir / name).exists()]
+    generated = config_dir / "generated"
+    paths += [generated, *generated.rglob("*")] if generated.exists() else []
+    wrong = []
+    for path in paths:
+        info = path.stat()
+        wanted = 0o700 if path.is_dir() else 0o600
+        if info.st_uid != 0 or info.st_gid != 0 or info.st_mode & 0o777 != wanted:
+            wrong.append(f"{path} {info.st_uid}:{info.st_gid} {info.st_mode & 0o777:o}")
+    assert not wrong, "generated files with the wrong owner or mode:\n" + "\n".join(wrong)
+
+
+def audit_containers(client: docker.DockerClient) -> None:
+    """Services run healthy, unrestarted, as their non-root users, with read-only config;
+    jobs exited 0; no log has a CRITICAL line or a traceback outside LOG_ALLOWED."""
+    problems = []
+    for container in client.containers.list(all=True, filters=MANAGED):
+        name, state = container.name, container.attrs["State"]
+        if container.labels.get("stackyard.kind") == "job":
+            if state["Status"] != "exited" or state["ExitCode"] != 0:
+                problems.append(f"job {name}: {state['Status']} (exit {state['ExitCode']})")
+        else:
+            health = (state.get("Health") or {}).get("Status")
+            if state["Status"] != "running" or health == "unhealthy":
+                problems.append(f"{name}: {state['Status']}, health {health}")
+            if container.attrs["RestartCount"]:
+                problems.append(f"{name}: restarted {container.attrs['RestartCount']} times")
+            top = container.top(ps_args="-eo pid,uid,comm")
+            root = [p for p in top["Processes"] if p[1] == "0"]
+            if root:
+                problems.append(f"{name}: processes running as root: {root}")
+        for mount in container.attrs["Mounts"]:
+            if mount["Destination"] == CONFIG_MOUNT and mount["RW"]:
+                problems.append(f"{name}: {CONFIG_MOUNT} is mounted read-write")
+        for line in container.logs().decode(errors="replace").splitlines():
+            if LOG_FORBIDDEN.search(line) and not any(a.search(line) for a in LOG_ALLOWED):
+                problems.append(f"{name} log: {line.strip()[:200]}")
+    assert not problems, "deployment audit:\n" + "\n".join(problems)

@@ -103,10 +103,12 @@ def test_generate_fills_only_missing_and_is_private(tmp_path: Path) -> None:
     assert load_passwords(path) == values
 
 
-def test_generate_creates_a_private_directory(tmp_path: Path) -> None:
-    path = tmp_path / "new" / "passwords.yml"
+def test_generate_creates_private_directories(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "deeper" / "passwords.yml"
     generate(path, ["a"])
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700  # pytest's; left as it was
     assert list(yaml.safe_load(path.read_text())) == ["a"]
 
 

@@ -52,9 +52,17 @@ def generate(path: Path, required: Iterable[str]) -> list[str]:
     return added
 
 
+def private_dir(path: Path) -> None:
+    """Create path and any missing parents, each 0700 (mkdir(parents=True) would give the
+    parents the default mode). Existing folders are left as they are."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
 def write_private(path: Path, text: str) -> None:
     """Write text to path atomically, readable by its owner only."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "w") as handle:

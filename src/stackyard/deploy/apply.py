@@ -159,6 +159,9 @@ class Applier:
 
         def one(step: Step) -> None:
             assert step.spec is not None
+            test = step.spec.healthcheck.test if step.spec.healthcheck else None
+            if test and self.engine.exec(step.container, list(test))[0] == 0:
+                return  # healthy already; the engine's own check has not run yet
             self.say(f"  waiting for {step.container} ({step.cause})")
             try:
                 self._gate(step.spec, step.container)
