@@ -39,9 +39,9 @@ class Cloud:
             )
         if (self.config_dir / "passwords.yml").exists():
             audit_output(self.passwords, result)
-        if args[:1] in (("deploy",), ("reconfigure",)) and "--dry-run" not in args:
-            if result.returncode == 0:
-                audit_deployment(self)
+        converged = args[:1] in (("deploy",), ("reconfigure",)) and "--dry-run" not in args
+        if converged and result.returncode == 0:
+            audit_deployment(self)
         return result
 
     def run_with(self, path: Path, appended: str, *args: str) -> subprocess.CompletedProcess[str]:
