@@ -122,7 +122,7 @@ def destroy(
     for network in networks:
         say(f"  removing network {network}")
         engine.remove_network(network)
-    volumes = engine.managed_volumes()
+    volumes = list(engine.managed_volumes())
     if include_volumes:
         for volume in volumes:
             say(f"  removing volume {volume}")

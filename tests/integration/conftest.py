@@ -17,6 +17,7 @@ from stackyard.images.builder import Builder
 from stackyard.images.catalog import default_root, load_catalog
 from stackyard.images.model import BuildOptions, BuildReport, Catalog
 from stackyard.images.options import make_options
+from tests.integration.deployment import Cloud
 
 NAMESPACE = "sytest"
 WORKERS = int(os.environ.get("STACKYARD_TEST_WORKERS", "2"))
@@ -71,3 +72,25 @@ def images_copy(tmp_path: Path) -> Path:
     target = tmp_path / "images"
     shutil.copytree(default_root(), target)
     return target
+
+
+@pytest.fixture(scope="module")
+def cloud(
+    cold_build: tuple[BuildOptions, BuildReport],
+    engine: DockerEngine,
+    catalog: Catalog,
+    client: docker.DockerClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Cloud]:
+    """A fresh all-in-one config dir (globals and passwords) on an empty engine; each test
+    module gets its own and destroys it, volumes included, at the end."""
+    options, _ = cold_build
+    # Earlier tests rebuild images from modified templates: deploy the shipped ones.
+    report = Builder(engine, catalog, options).build(graph.select(catalog, [], []))
+    assert report.ok
+    cloud = Cloud(tmp_path_factory.mktemp("etc-stackyard"), client)
+    cloud.write_globals(docker_namespace=NAMESPACE)
+    cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
+    cloud.run("genpwd")
+    yield cloud
+    cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")

@@ -28,9 +28,8 @@ class Cloud:
     def run(
         self, *args: str, check: bool = True, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
-        env = {"STACKYARD_CONFIG_DIR": str(self.config_dir), "PATH": "/usr/sbin:/usr/bin:/bin"}
         result = subprocess.run(
-            [STACKYARD, *args], capture_output=True, text=True, timeout=timeout, env=env
+            [STACKYARD, *args], capture_output=True, text=True, timeout=timeout, env=self.env()
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -43,6 +42,9 @@ class Cloud:
         if converged and result.returncode == 0:
             audit_deployment(self)
         return result
+
+    def env(self) -> dict[str, str]:
+        return {"STACKYARD_CONFIG_DIR": str(self.config_dir), "PATH": "/usr/sbin:/usr/bin:/bin"}
 
     def run_with(self, path: Path, appended: str, *args: str) -> subprocess.CompletedProcess[str]:
         """Run a command with text appended to a config file, then restore the file."""

@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import pytest
 
 from stackyard.deploy.report import NO_CHANGES
-from stackyard.engine import DockerEngine
 from stackyard.facts import default_route_address
-from stackyard.images import graph
-from stackyard.images.builder import Builder
-from stackyard.images.model import BuildOptions, BuildReport, Catalog
 from tests.integration.conftest import NAMESPACE
 from tests.integration.deployment import Cloud, managed
 
@@ -25,26 +19,6 @@ VIP = default_route_address()
 SERVICES = {"haproxy", "mariadb", "memcached", "rabbitmq", "keystone", "keystone_fernet"}
 JOBS = {"mariadb_bootstrap", "keystone_database", "keystone_db_sync", "keystone_fernet_setup",
         "keystone_credential_setup", "keystone_bootstrap"}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def cloud(
-    cold_build: tuple[BuildOptions, BuildReport],
-    engine: DockerEngine,
-    catalog: Catalog,
-    client: docker.DockerClient,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Cloud]:
-    options, _ = cold_build
-    # Earlier tests rebuild images from modified templates: deploy the shipped ones.
-    report = Builder(engine, catalog, options).build(graph.select(catalog, [], []))
-    assert report.ok
-    cloud = Cloud(tmp_path_factory.mktemp("etc-stackyard"), client)
-    cloud.write_globals(docker_namespace=NAMESPACE)
-    cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
-    cloud.run("genpwd")
-    yield cloud
-    cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
 
 
 def test_prechecks_pass_on_this_host_and_change_nothing(cloud: Cloud) -> None:

@@ -104,7 +104,8 @@ def deployed(desired: Desired) -> ObservedState:
             exit_code=0 if job else None,
             health="healthy" if spec.healthcheck is not None and not job else None,
         )
-    return ObservedState(containers)
+    volumes = {host: dict.fromkeys(names, 0.0) for host, names in desired.volumes.items()}
+    return ObservedState(containers, volumes)
 
 
 def rendered(desired: Desired, container: str, name: str) -> str:
@@ -174,7 +175,7 @@ def test_a_job_that_failed_is_run_again_and_nothing_else(tmp_path: Path) -> None
     node["keystone_db_sync"] = ObservedContainer(
         failed.name, failed.host, failed.id, RunState.STOPPED, failed.labels, exit_code=1
     )
-    result = plan(desired.state, ObservedState({HOST: node}))
+    result = plan(desired.state, ObservedState({HOST: node}, observed.volumes))
     assert [(s.action, s.container, s.cause) for s in result.steps] == [
         (Action.RUN, "keystone_db_sync", "failed (exit 1)")
     ]

@@ -22,6 +22,7 @@ from stackyard.deploy.model import (
     ContainerSpec,
     DesiredState,
     HealthCheck,
+    Kind,
     ObservedContainer,
     ObservedState,
     Plan,
@@ -195,6 +196,32 @@ def test_unchanged_containers_still_starting_are_waited_for_not_changed() -> Non
     assert [(s.action, s.container) for s in result.steps] == [(Action.START, "haproxy")]
     assert [(s.container, s.cause) for s in settling(desired, observed, result)] == [
         ("keystone", "health: starting")]  # fmt: skip
+
+
+def test_jobs_run_again_when_the_data_they_set_up_was_recreated() -> None:
+    """keystone's job wrote into mariadb's volume; memcached's volume is not its data."""
+    job = spec("keystone_db_sync", "keystone", kind=Kind.JOB, healthcheck=None)
+    desired = DesiredState({
+        "mariadb": ServiceState("mariadb", (), {"node1": (
+            spec("mariadb", "mariadb", volumes=("mariadb:/var/lib/mysql", "/etc/localtime:/x")),)}),
+        "memcached": ServiceState("memcached", (), {"node1": (
+            spec("memcached", "memcached", volumes=("cache:/cache",)),)}),
+        "keystone": ServiceState("keystone", ("mariadb",), {"node1": (job,)}),
+    })  # fmt: skip
+    node = dict(deployed(desired).containers["node1"])
+    node["keystone_db_sync"] = replace(node["keystone_db_sync"], state=RunState.STOPPED,
+                                       exit_code=0, created=1000.0)  # fmt: skip
+
+    def steps(volumes: dict[str, float]) -> list[tuple[Action, str, str]]:
+        observed = ObservedState({"node1": node}, {"node1": volumes})
+        return [(s.action, s.container, s.cause) for s in plan(desired, observed).steps]
+
+    assert steps({"mariadb": 900.0, "cache": 2000.0}) == []
+    assert steps({"mariadb": 1000.9, "cache": 2000.0}) == []  # the same second
+    cause = "volume mariadb was created after its last run"
+    assert steps({"mariadb": 1001.0, "cache": 2000.0}) == [(Action.RUN, "keystone_db_sync", cause)]
+    missing = "volume mariadb is missing"
+    assert steps({"cache": 2000.0}) == [(Action.RUN, "keystone_db_sync", missing)]
 
 
 def test_json_masks_secrets_everywhere() -> None:

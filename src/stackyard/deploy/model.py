@@ -20,6 +20,7 @@ LABEL_HASH = "stackyard.spec-hash"
 LABEL_SERVICE = "stackyard.service"
 LABEL_MANAGED = "stackyard.managed"
 LABEL_KIND = "stackyard.kind"
+LABEL_CREATED = "stackyard.created"  # on volumes: Unix time, so jobs can tell new data
 # Where kolla_start finds config.json and the files it copies (Kolla container contract).
 CONFIG_MOUNT = "/var/lib/kolla/config_files"
 # A container being replaced is kept under this suffix until its successor is healthy.
@@ -150,6 +151,7 @@ class ObservedContainer:
     labels: dict[str, str] = field(default_factory=dict)
     exit_code: int | None = None  # for stopped containers: how they ended
     health: str | None = None  # healthy, unhealthy, starting, or None without a check
+    created: float = 0.0  # Unix time the container was created
 
     @property
     def service(self) -> str | None:
@@ -167,6 +169,7 @@ class ObservedContainer:
 @dataclass(frozen=True, slots=True)
 class ObservedState:
     containers: dict[str, dict[str, ObservedContainer]]  # host -> name -> container
+    volumes: dict[str, dict[str, float]] = field(default_factory=dict)  # host -> name -> created
 
     def get(self, host: str, name: str) -> ObservedContainer | None:
         return self.containers.get(host, {}).get(name)

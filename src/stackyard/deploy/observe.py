@@ -1,5 +1,5 @@
-"""What the engine runs, as an ObservedState: one list call, plus an inspect per finished job
-(the list does not carry exit codes)."""
+"""What the engine runs, as an ObservedState: one container list call, an inspect per finished
+job (the list does not carry exit codes), and one volume list call."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def observed_container(entry: dict[str, Any], host: str) -> ObservedContainer:
         state=RunState.RUNNING if state in ("running", "restarting") else RunState.STOPPED,
         labels=dict(entry.get("Labels") or {}),
         health=health,
+        created=float(entry.get("Created") or 0),
     )
 
 
@@ -41,4 +42,16 @@ def observe(engine: ContainerEngine, host: str) -> ObservedState:
             code = int(record["State"].get("ExitCode", -1)) if record else None
             container = replace(container, exit_code=code)
         containers[container.name] = container
-    return ObservedState({host: containers} if containers else {})
+    volumes = {name: _unix_time(created) for name, created in engine.managed_volumes().items()}
+    return ObservedState(
+        {host: containers} if containers else {}, {host: volumes} if volumes else {}
+    )
+
+
+def _unix_time(text: str) -> float:
+    """A volume's creation stamp; 0 when absent or unreadable (a volume stackyard did not
+    create looks old, so no job reruns because of it)."""
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0

@@ -58,9 +58,15 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
 
 def _service_steps(desired: DesiredState, observed: ObservedState, name: str) -> list[Step]:
     steps = []
-    for host, specs in sorted(desired.services[name].containers.items()):
+    state = desired.services[name]
+    has_jobs = any(s.kind is Kind.JOB for specs in state.containers.values() for s in specs)
+    data = data_volumes(desired, name) if has_jobs else set()
+    for host, specs in sorted(state.containers.items()):
         for spec in staged(specs):
-            step = _step(host, spec, observed.get(host, spec.name))
+            current = observed.get(host, spec.name)
+            step = _step(host, spec, current)
+            if step is None and spec.kind is Kind.JOB and current is not None:
+                step = _data_recreated(host, spec, current, data, observed.volumes.get(host, {}))
             if spec.kind is Kind.SERVICE and observed.get(host, spec.name + PREVIOUS):
                 step = _resume(host, spec, step)
             if step is not None:
@@ -73,6 +79,47 @@ def staged(specs: tuple[ContainerSpec, ...]) -> list[ContainerSpec]:
     by_name = {s.name: s for s in specs}
     graph = {s.name: sorted(a for a in s.after if a in by_name) for s in specs}
     return [by_name[n] for n in dependency_order(graph, "container order")]
+
+
+def data_volumes(desired: DesiredState, name: str) -> set[str]:
+    """The named volumes of a service and of every service it depends on, transitively: the
+    data its jobs may have set up (keystone's database job wrote into mariadb's volume)."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in desired.services:
+            continue
+        seen.add(current)
+        todo.extend(desired.services[current].depends_on)
+    return {
+        volume.split(":", 1)[0]
+        for service in seen
+        for specs in desired.services[service].containers.values()
+        for spec in specs
+        for volume in spec.volumes
+        if not volume.startswith("/")
+    }
+
+
+def _data_recreated(
+    host: str,
+    spec: ContainerSpec,
+    job: ObservedContainer,
+    data: set[str],
+    volumes: Mapping[str, float],
+) -> Step | None:
+    """A job that ran before one of its data volumes was (re)created, or that is about to be
+    created because it is missing, must run again: what it set up was in the volume that is
+    gone. The engine gives container times in whole seconds, hence the second of slack."""
+    missing = sorted(v for v in data if v not in volumes)
+    newer = sorted(v for v in data if v in volumes and volumes[v] >= job.created + 1)
+    if not missing and not newer:
+        return None
+    causes = [f"volume {', '.join(missing)} is missing"] if missing else []
+    causes += [f"volume {', '.join(newer)} was created after its last run"] if newer else []
+    cause = "; ".join(causes)
+    return Step(Action.RUN, host, spec.name, cause, spec=spec)
 
 
 def _resume(host: str, spec: ContainerSpec, step: Step | None) -> Step:

@@ -6,13 +6,21 @@ ContainerEngine sends it and the few other calls a deploy needs.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import docker.errors
 import docker.types
 import requests.exceptions
 
-from stackyard.deploy.model import CONFIG_MOUNT, LABEL_MANAGED, ContainerSpec, Kind
+from stackyard.deploy.model import (
+    CONFIG_MOUNT,
+    LABEL_CREATED,
+    LABEL_MANAGED,
+    LABEL_SERVICE,
+    ContainerSpec,
+    Kind,
+)
 from stackyard.engine.docker_engine import DockerEngine, _reason
 from stackyard.errors import EngineError
 
@@ -102,11 +110,17 @@ class ContainerEngine:
             ) from None
         return result
 
-    def managed_volumes(self) -> list[str]:
+    def managed_volumes(self) -> dict[str, str]:
+        """name -> the Unix time stackyard created it, from its label (the engine's own
+        CreatedAt follows the folder's modification time, so it moves)."""
         answer = self._call(
             "list volumes", self.api.volumes, filters={"label": f"{LABEL_MANAGED}=true"}
         )
-        return sorted(v["Name"] for v in (answer or {}).get("Volumes") or [])
+        volumes = (answer or {}).get("Volumes") or []
+        return {
+            v["Name"]: str((v.get("Labels") or {}).get(LABEL_CREATED, ""))
+            for v in sorted(volumes, key=_name)
+        }
 
     def managed_networks(self) -> list[str]:
         answer = self._call(
@@ -138,7 +152,7 @@ class ContainerEngine:
             f"create volume {name}",
             self.api.create_volume,
             name,
-            labels={**MANAGED, "stackyard.service": service},
+            labels={**MANAGED, LABEL_SERVICE: service, LABEL_CREATED: f"{time.time():.3f}"},
         )
 
     def remove_volume(self, name: str) -> None:
@@ -228,3 +242,7 @@ class ContainerEngine:
     def running(self, ref: str) -> bool:
         record = self.inspect(ref)
         return bool(record and record["State"].get("Running"))
+
+
+def _name(entry: dict[str, Any]) -> str:
+    return str(entry["Name"])
