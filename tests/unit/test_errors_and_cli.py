@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from stackyard.cli import main
 from stackyard.engine import connect
+from stackyard.engine.containers import port_taken
 from stackyard.errors import ConfigError, EngineError, HostError, MirrorError
 from stackyard.host import check_debian, read_os_release
 from stackyard.images import graph
@@ -134,3 +135,21 @@ def test_engine_that_does_not_come_up_shows_its_log_tail(
     assert "did not come up within 0 s" in message
     assert message.endswith("failed to start daemon: boom")
     assert "line 39" in message and "line 10\n" not in message
+
+
+@pytest.mark.parametrize(
+    "error, where",
+    [
+        ("start container haproxy: driver failed programming external connectivity on endpoint "
+         "haproxy (0936): Error starting userland proxy: listen tcp4 192.0.2.2:5000: bind: "
+         "address already in use", "port 5000 on 192.0.2.2"),
+        ("start container haproxy: driver failed programming external connectivity on endpoint "
+         "haproxy (ab12): Bind for 0.0.0.0:3306 failed: port is already allocated",
+         "port 3306 on 0.0.0.0"),
+    ],
+)  # fmt: skip
+def test_a_taken_port_is_named_with_what_to_do(error: str, where: str) -> None:
+    hint = port_taken("haproxy", error)
+    assert hint is not None and f"haproxy cannot publish {where}: something else" in hint
+    assert "then run deploy again" in hint
+    assert port_taken("haproxy", "start container haproxy: no such image") is None

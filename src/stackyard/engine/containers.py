@@ -6,6 +6,7 @@ ContainerEngine sends it and the few other calls a deploy needs.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -26,6 +27,23 @@ from stackyard.errors import EngineError
 
 NANOSECONDS = 1_000_000_000
 MANAGED = {LABEL_MANAGED: "true"}
+# The engine's words when a published port is in use by a process outside it.
+_PORT_TAKEN = re.compile(
+    r"listen tcp[46]? (\S+): bind: address already in use|Bind for (\S+) failed"
+)
+
+
+def port_taken(container: str, error: str) -> str | None:
+    """What to do when the engine could not publish a port because something holds it."""
+    taken = _PORT_TAKEN.search(error)
+    if taken is None:
+        return None
+    address, port = (taken.group(1) or taken.group(2)).rsplit(":", 1)
+    return (
+        f"{container} cannot publish port {port} on {address}: something else listens there"
+        f" (`ss -ltnp 'sport = :{port}'` names it). Stop it or move the VIP"
+        f" (kolla_internal_vip_address), then run deploy again."
+    )
 
 
 def create_arguments(api: Any, spec: ContainerSpec, config_dir: str | None) -> dict[str, Any]:
@@ -169,7 +187,13 @@ class ContainerEngine:
         return str(created["Id"])
 
     def start(self, ref: str) -> None:
-        self._call(f"start container {ref}", self.api.start, ref)
+        try:
+            self._call(f"start container {ref}", self.api.start, ref)
+        except EngineError as exc:
+            hint = port_taken(ref, str(exc))
+            if hint is None:
+                raise
+            raise EngineError(hint) from None
 
     def stop(self, ref: str, timeout: int = 30) -> None:
         self._call(f"stop container {ref}", self.api.stop, ref, timeout=timeout)
