@@ -9,11 +9,13 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from benchmarks.load import LoadResult, TokenLoad
@@ -150,11 +152,11 @@ def test_a_change_keystone_rejects_is_rolled_back_under_client_load(deployed: Cl
     containers = cloud.containers()
     assert containers["keystone"]["id"] == before and containers["keystone"]["status"] == "running"
     assert not [n for n in containers if n.endswith("-previous")]
-    # Requests fail only while no keystone runs (old stopped, new failing, old restarted).
+    # Requests fail only while no keystone runs: the old one stopped, the new one failing
+    # (uWSGI exits when keystone.conf is rejected), the old one started and gated again.
     errors = result.errors
-    assert len(errors) < len(result.samples) / 2
-    assert not errors or errors[-1].started - errors[0].started < 15
-    assert result.samples[-1].error == ""
+    assert not errors or errors[-1].started - errors[0].started < 30
+    assert result.samples[-1].error == "" and result.samples[-2].error == ""
     sentinel_survives(cloud)
 
 
@@ -188,3 +190,84 @@ def test_deploy_killed_at_22_points_is_finished_by_running_it_again(deployed: Cl
     # half-done (the old container set aside).
     assert any(k.jobs_running for k in kills), report
     assert any(k.previous for k in kills), report
+
+
+def test_a_container_removed_by_hand_is_created_again(deployed: Cloud) -> None:
+    cloud = deployed
+    cloud.client.containers.get("keystone").remove(force=True)
+    assert "create keystone on localhost: not present" in cloud.run("plan").stdout
+    cloud.run("deploy")
+    assert "FAIL" not in cloud.run("check").stdout
+    sentinel_survives(cloud)
+
+
+def test_a_port_taken_by_another_process_is_named_and_the_next_run_repairs(
+    deployed: Cloud,
+) -> None:
+    cloud = deployed
+    cloud.client.containers.get("haproxy").remove(force=True)
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind((VIP, 5000))
+        holder.listen()
+        assert (
+            f"FAIL  port {VIP}:5000: cannot be used" in cloud.run("prechecks", check=False).stdout
+        )
+        failed = cloud.run("deploy", check=False)
+        assert failed.returncode == 1
+        assert (f"haproxy cannot publish port 5000 on {VIP}: something else listens there "
+                "(`ss -ltnp 'sport = :5000'` names it)") in failed.stderr  # fmt: skip
+    assert "start haproxy on localhost: stopped" in cloud.run("plan").stdout
+    cloud.run("deploy")
+    assert "FAIL" not in cloud.run("check").stdout
+    sentinel_survives(cloud)
+
+
+def test_the_engine_restarting_mid_run_is_named_and_the_next_run_repairs(
+    deployed: Cloud,
+) -> None:
+    """dockerd is stopped while keystone is being replaced (it stops every container), then
+    started again the way an operator would."""
+    cloud = deployed
+    pid_file = Path("/run/stackyard-dockerd.pid")
+    assert pid_file.exists(), "this test restarts the engine `stackyard host bootstrap` started"
+    override = cloud.config_dir / "config" / "keystone" / "keystone.conf"
+    override.write_text("[DEFAULT]\nmax_param_size = 99\n")
+    env = {**cloud.env(), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [STACKYARD, "deploy"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env)  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("  replacing keystone "):
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            break
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 1, output
+    assert "the container engine at unix:///var/run/docker.sock stopped answering" in output
+    assert "Start it again (`stackyard host bootstrap`) and run the same command" in output
+    deadline = time.monotonic() + 60
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)  # dockerd removes its pid file once it has stopped
+    subprocess.run([STACKYARD, "host", "bootstrap"], check=True, capture_output=True, timeout=120)
+    cloud.run("deploy")
+    assert "FAIL" not in cloud.run("check").stdout
+    sentinel_survives(cloud)
+
+
+def test_a_missing_volume_reruns_the_jobs_whose_data_was_in_it(deployed: Cloud) -> None:
+    """The database volume removed by hand (its containers first, as the engine demands):
+    the data is gone, and the next run sets everything up again on the new volume. Last in
+    the module: the sentinel project goes with the data."""
+    cloud = deployed
+    for name in ("mariadb", "mariadb_bootstrap"):
+        cloud.client.containers.get(name).remove(force=True)
+    cloud.client.volumes.get("mariadb").remove()
+    plan = cloud.run("plan").stdout
+    for job in ("keystone_database", "keystone_db_sync", "keystone_bootstrap"):
+        assert f"run {job} on localhost: volume mariadb is missing" in plan
+    cloud.run("deploy")
+    assert "FAIL" not in cloud.run("check").stdout
+    admin = cloud.admin_token(VIP)
+    assert cloud.keystone(VIP).find(admin, "project", SENTINEL) is None
+    assert cloud.run("deploy").stdout.strip().startswith("No changes")

@@ -22,7 +22,7 @@ from stackyard.deploy.model import (
     ContainerSpec,
     Kind,
 )
-from stackyard.engine.docker_engine import DockerEngine, _reason
+from stackyard.engine.docker_engine import DockerEngine, engine_lost
 from stackyard.errors import EngineError
 
 NANOSECONDS = 1_000_000_000
@@ -124,7 +124,7 @@ class ContainerEngine:
             raise EngineError(f"inspect container {ref}: {exc.explanation or exc}") from None
         except requests.exceptions.ConnectionError as exc:
             raise EngineError(
-                f"inspect container {ref}: engine not reachable ({_reason(exc)})"
+                engine_lost(f"inspect container {ref}", self.engine.url, exc)
             ) from None
         return result
 
@@ -220,7 +220,7 @@ class ContainerEngine:
         except requests.exceptions.ConnectionError as exc:
             if "timed out" in str(exc).lower():
                 return None
-            raise EngineError(f"wait for {ref}: engine not reachable ({_reason(exc)})") from None
+            raise EngineError(engine_lost(f"wait for {ref}", self.engine.url, exc)) from None
         except docker.errors.APIError as exc:
             raise EngineError(f"wait for {ref}: {exc.explanation or exc}") from None
         return int(answer.get("StatusCode", -1))

@@ -58,6 +58,14 @@ def connect(base_url: str | None = None, timeout: int = 300) -> DockerEngine:
     return DockerEngine(api, url)
 
 
+def engine_lost(what: str, url: str, exc: Exception) -> str:
+    """The engine stopped answering mid-operation (restarted, crashed, socket gone)."""
+    return (
+        f"{what}: the container engine at {url} stopped answering ({_reason(exc)}). Start it"
+        f" again (`stackyard host bootstrap`) and run the same command: it finishes the work."
+    )
+
+
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:300]
@@ -74,9 +82,7 @@ class DockerEngine:
         except docker.errors.APIError as exc:
             raise EngineError(f"{what}: {exc.explanation or exc}") from None
         except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
-            raise EngineError(
-                f"{what}: engine at {self.url} not reachable ({_reason(exc)})"
-            ) from None
+            raise EngineError(engine_lost(what, self.url, exc)) from None
 
     # images ---------------------------------------------------------------------------------
 
