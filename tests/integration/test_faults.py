@@ -50,10 +50,10 @@ class Kill:
 
 
 def kill_points(seed: int) -> list[KillPoint]:
-    """22 distinct points: 9 in cold deploys (12 steps, jobs among them) and 13 in a
+    """22 distinct points: 9 in cold deploys (13 steps, jobs among them) and 13 in a
     reconfigure that replaces keystone and keystone_fernet."""
     rng = random.Random(seed)
-    cold = [KillPoint("cold", line, delay) for line in range(24) for delay in DELAYS[:3]]
+    cold = [KillPoint("cold", line, delay) for line in range(26) for delay in DELAYS[:3]]
     change = [KillPoint("reconfigure", line, delay) for line in range(4) for delay in DELAYS]
     return sorted(rng.sample(cold, 9)) + sorted(rng.sample(change, 13))
 
