@@ -99,6 +99,14 @@ def sentinel_survives(cloud: Cloud) -> None:
     assert keystone.validate(admin, token) == 200
 
 
+def repaired_by_a_plain_deploy(cloud: Cloud) -> float:
+    """Deploy (audited), check, and find the sentinel; the deploy's seconds."""
+    seconds, _ = cloud.timed("deploy")
+    assert "FAIL" not in cloud.run("check").stdout
+    sentinel_survives(cloud)
+    return seconds
+
+
 @pytest.fixture(scope="module")
 def deployed(cloud: Cloud) -> Iterator[Cloud]:
     cloud.run("deploy")
@@ -171,10 +179,7 @@ def test_deploy_killed_at_22_points_is_finished_by_running_it_again(deployed: Cl
         else:
             override.write_text(f"[DEFAULT]\nmax_param_size = {64 + round_number}\n")
         kill = kill_deploy(cloud, point)
-        seconds, _ = cloud.timed("deploy")  # audits the deployment (see Cloud.run)
-        kill.rerun_seconds = seconds
-        assert "FAIL" not in cloud.run("check").stdout
-        sentinel_survives(cloud)
+        kill.rerun_seconds = repaired_by_a_plain_deploy(cloud)
         assert cloud.run("deploy").stdout.strip().startswith("No changes")
         kills.append(kill)
     report = [f"{k.point.scenario:11} after {k.point.after_lines:2} lines +{k.point.delay:.1f} s:"
@@ -196,9 +201,7 @@ def test_a_container_removed_by_hand_is_created_again(deployed: Cloud) -> None:
     cloud = deployed
     cloud.client.containers.get("keystone").remove(force=True)
     assert "create keystone on localhost: not present" in cloud.run("plan").stdout
-    cloud.run("deploy")
-    assert "FAIL" not in cloud.run("check").stdout
-    sentinel_survives(cloud)
+    repaired_by_a_plain_deploy(cloud)
 
 
 def test_a_port_taken_by_another_process_is_named_and_the_next_run_repairs(
@@ -218,9 +221,7 @@ def test_a_port_taken_by_another_process_is_named_and_the_next_run_repairs(
         assert (f"haproxy cannot publish port 5000 on {VIP}: something else listens there "
                 "(`ss -ltnp 'sport = :5000'` names it)") in failed.stderr  # fmt: skip
     assert "start haproxy on localhost: stopped" in cloud.run("plan").stdout
-    cloud.run("deploy")
-    assert "FAIL" not in cloud.run("check").stdout
-    sentinel_survives(cloud)
+    repaired_by_a_plain_deploy(cloud)
 
 
 def test_the_engine_restarting_mid_run_is_named_and_the_next_run_repairs(
@@ -250,9 +251,7 @@ def test_the_engine_restarting_mid_run_is_named_and_the_next_run_repairs(
     while pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.5)  # dockerd removes its pid file once it has stopped
     subprocess.run([STACKYARD, "host", "bootstrap"], check=True, capture_output=True, timeout=120)
-    cloud.run("deploy")
-    assert "FAIL" not in cloud.run("check").stdout
-    sentinel_survives(cloud)
+    repaired_by_a_plain_deploy(cloud)
 
 
 def test_a_missing_volume_reruns_the_jobs_whose_data_was_in_it(deployed: Cloud) -> None:
