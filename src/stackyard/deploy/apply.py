@@ -281,14 +281,16 @@ class Applier:
     def _replace(self, step: Step) -> None:
         """Stop the current container, keep it aside, start the new one; on failure, roll back.
         When the old container is already aside (an interrupted run), whatever that run left
-        under the name is discarded and the replacement starts over."""
+        under the name is discarded at once (no graceful stop: it is not the one serving, and
+        a container killed while starting may ignore SIGTERM until the stop timeout) and the
+        replacement starts over."""
         assert step.spec is not None
         previous = step.container + PREVIOUS
         if self.engine.inspect(previous) is None:
             self.engine.stop(step.container)
             self.engine.rename(step.container, previous)
         else:
-            self._remove(step.container)
+            self.engine.remove(step.container)
         try:
             self._create_and_gate(step)
         except (StepFailed, EngineError) as exc:
