@@ -83,7 +83,7 @@ def deploy(planned: Planned, engine: ContainerEngine, say: Say = _quiet) -> list
     """Wait for containers still starting, then apply the plan; an empty plan changes nothing
     (not even files)."""
     applier = Applier(engine, planned.desired, planned.deployment.config_dir / GENERATED, say)
-    applier.settle(planned.settling)
+    applier.settle(planned.settling, planned.observed)
     return [] if planned.plan.is_empty else applier.apply(planned.plan)
 
 

@@ -22,11 +22,21 @@ from pathlib import Path
 
 from stackyard.config.passwords import write_private
 from stackyard.deploy.desired import Desired
-from stackyard.deploy.model import LABEL_HASH, PREVIOUS, Action, ContainerSpec, Plan, Step, Wave
+from stackyard.deploy.model import (
+    LABEL_HASH,
+    PREVIOUS,
+    Action,
+    ContainerSpec,
+    ObservedState,
+    Plan,
+    Step,
+    Wave,
+)
 from stackyard.engine.containers import ContainerEngine
 from stackyard.errors import EngineError, StackyardError
 
 Say = Callable[[str], None]
+GATED = ".gated"  # under generated/: one empty file per container id that passed its gate
 POLL = 0.25
 ROUTE_DEADLINE = 20.0
 LOG_LINES = 20
@@ -101,6 +111,8 @@ class Applier:
         if not self.generated.is_dir():
             return
         for folder in self.generated.iterdir():
+            if folder.name == GATED:
+                continue
             for digest in folder.iterdir() if folder.is_dir() else []:
                 if (folder.name, digest.name) not in wanted:
                     shutil.rmtree(digest, ignore_errors=True)
@@ -154,8 +166,17 @@ class Applier:
         self.collect_garbage()
         return self.results
 
-    def settle(self, steps: list[Step]) -> None:
-        """Wait for running containers that have not passed a health check yet (`settling`)."""
+    def settle(self, steps: list[Step], observed: ObservedState) -> None:
+        """Wait for running containers that have not passed a health check yet (`settling`).
+        Those a run already gated carry a marker (by container id) and are skipped: the
+        engine's own first check comes only after its interval, and probing every container
+        of a deployment deployed seconds ago would make a no-op run slow."""
+        gated = self.generated / GATED
+        ids = {c.id for containers in observed.containers.values() for c in containers.values()}
+        for marker in gated.iterdir() if gated.is_dir() else []:
+            if marker.name not in ids and not marker.name.startswith("."):
+                marker.unlink(missing_ok=True)
+        steps = [s for s in steps if not (gated / _id(observed, s)).exists()]
 
         def one(step: Step) -> None:
             assert step.spec is not None
@@ -356,11 +377,11 @@ class Applier:
                 )
             if test is None:
                 if time.monotonic() >= settle:
-                    return
+                    break
             else:
                 code, last = self.engine.exec(name, test)
                 if code == 0:
-                    return
+                    break
             if time.monotonic() >= deadline:
                 lines = self.engine.logs(name, LOG_LINES)
                 if last.strip():
@@ -369,6 +390,8 @@ class Applier:
                     f"{name} did not become healthy within {spec.deadline:.0f} s", lines
                 )
             time.sleep(POLL)
+        assert record is not None
+        write_private(self.generated / GATED / str(record["Id"]), "")
 
 
 def step_dependencies(
@@ -390,6 +413,11 @@ def step_dependencies(
                 todo.extend((current[0], name) for name in after.get(current, ()))
         graph[key] = sorted(seen & planned)
     return graph
+
+
+def _id(observed: ObservedState, step: Step) -> str:
+    current = observed.get(step.host, step.container)
+    return current.id if current is not None else ""
 
 
 def _only_removals(wave: Wave) -> bool:
