@@ -43,7 +43,13 @@ def host_group() -> None:
 
 
 @host_group.command("bootstrap")
-@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the engine.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the engine.",
+)
 def host_bootstrap(timeout: float) -> None:
     """Install and start the container engine on this host (idempotent)."""
     try:
@@ -191,9 +197,13 @@ def genpwd(config_dir: Path | None) -> None:
 
 
 def _planned(
-    engine: ContainerEngine, config_dir: Path | None, inventory: Path | None
-) -> operations.Planned:
-    return operations.plan(operations.load(config_dir, inventory), engine)
+    config_dir: Path | None, inventory: Path | None
+) -> tuple[ContainerEngine, operations.Planned]:
+    """The configuration is loaded and checked before the engine is reached, so bad input
+    gets its own error whatever state the engine is in."""
+    deployment = operations.load(config_dir, inventory)
+    engine = _containers()
+    return engine, operations.plan(deployment, engine)
 
 
 @main.command("plan")
@@ -203,7 +213,7 @@ def _planned(
 def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
     """Show what a deploy would change, and why, without changing anything."""
     try:
-        planned = _planned(_containers(), config_dir, inventory)
+        _, planned = _planned(config_dir, inventory)
     except StackyardError as exc:
         _fail(exc)
         return
@@ -217,8 +227,7 @@ def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> N
 def _deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool) -> None:
     started = time.monotonic()
     try:
-        engine = _containers()
-        planned = _planned(engine, config_dir, inventory)
+        engine, planned = _planned(config_dir, inventory)
         secrets = planned.desired.secrets
         if fmt == "text":
             click.echo(deploy_report.render_text(planned.plan, secrets))
@@ -327,8 +336,8 @@ def _print_report(report: operations.CheckReport, fmt: str) -> None:
 def check_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
     """Every container healthy and every API answering through HAProxy."""
     try:
-        engine = _containers()
-        report = operations.check(_planned(engine, config_dir, inventory), engine)
+        engine, planned = _planned(config_dir, inventory)
+        report = operations.check(planned, engine)
     except StackyardError as exc:
         _fail(exc)
         return

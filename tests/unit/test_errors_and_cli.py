@@ -153,3 +153,38 @@ def test_a_taken_port_is_named_with_what_to_do(error: str, where: str) -> None:
     assert hint is not None and f"haproxy cannot publish {where}: something else" in hint
     assert "then run deploy again" in hint
     assert port_taken("haproxy", "start container haproxy: no such image") is None
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["deploy", "--format", "yaml"],
+         "Invalid value for '--format': 'yaml' is not one of 'text', 'json'."),
+        (["check", "--format", "xml"],
+         "Invalid value for '--format': 'xml' is not one of 'text', 'json'."),
+        (["deploy", "--frmat", "json"], "No such option '--frmat'. Did you mean '--format'?"),
+        (["deploy", "extra-arg"], "Got unexpected extra argument (extra-arg)"),
+        (["plan", "--inventory", "{dir}/missing"], "error: {dir}/missing: file does not exist"),
+        (["plan", "--inventory", "{dir}"], "Invalid value for '-i' / '--inventory': File '{dir}'"
+                                          " is a directory."),
+        (["genpwd", "--config-dir", "{dir}/globals.yml"],
+         "Invalid value for '--config-dir': Directory '{dir}/globals.yml' is a file."),
+        (["destroy"], "error: destroy removes every stackyard container; run it again with "
+                      "--yes-i-really-really-mean-it (add --include-volumes to delete the data"),
+        (["destroy", "--include-volumes"], "run it again with --yes-i-really-really-mean-it"),
+        (["host", "bootstrap", "--timeout", "-5"],
+         "Invalid value for '--timeout': -5.0 is not in the range x>=1."),
+        (["build", "--workers", "0"], "error: --workers must be at least 1 (got 0)"),
+        (["reconfigure", "--dry-run", "--inventory"], "Option '--inventory' requires an argument."),
+    ],
+)  # fmt: skip
+def test_bad_cli_arguments_are_refused_before_anything_changes(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "globals.yml").write_text("docker_namespace: sytest\n")
+    before = sorted(tmp_path.rglob("*"))
+    arguments = [a.replace("{dir}", str(tmp_path)) for a in args]
+    result = CliRunner().invoke(main, arguments, env={"STACKYARD_CONFIG_DIR": str(tmp_path)})
+    assert result.exit_code == 2, result.output
+    assert message.replace("{dir}", str(tmp_path)) in " ".join(result.output.split())
+    assert sorted(tmp_path.rglob("*")) == before
