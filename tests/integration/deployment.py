@@ -71,7 +71,10 @@ class Cloud:
     def containers(self) -> dict[str, dict[str, object]]:
         """name -> {id, started, status, kind, exit} for every stackyard container."""
         result = {}
-        for container in self.client.containers.list(all=True, filters=MANAGED):
+        # ignore_removed: right after a killed run the engine may still be finishing a
+        # removal that run asked for.
+        listed = self.client.containers.list(all=True, filters=MANAGED, ignore_removed=True)
+        for container in listed:
             state = container.attrs["State"]
             result[container.name] = {
                 "id": container.id,
