@@ -7,6 +7,7 @@ nothing here depends on any OpenStack service already running.
 from __future__ import annotations
 
 import http.client
+import shlex
 import shutil
 import socket
 import time
@@ -219,7 +220,6 @@ def post_deploy(deployment: Deployment, desired: Desired) -> list[Path]:
     }
     clouds = deployment.config_dir / "clouds.yaml"
     write_private(clouds, yaml.safe_dump({"clouds": {CLOUD_NAME: cloud}}, sort_keys=False))
-    quoted = password.replace("'", "'\\''")
     openrc = deployment.config_dir / "admin-openrc.sh"
     write_private(
         openrc,
@@ -230,7 +230,7 @@ def post_deploy(deployment: Deployment, desired: Desired) -> list[Path]:
                 "export OS_USER_DOMAIN_NAME=Default",
                 f"export OS_PROJECT_NAME={values.keystone_admin_project}",
                 f"export OS_USERNAME={values.keystone_admin_user}",
-                f"export OS_PASSWORD='{quoted}'",
+                f"export OS_PASSWORD={shlex.quote(password)}",
                 f"export OS_AUTH_URL={url}",
                 "export OS_INTERFACE=internal",
                 "export OS_ENDPOINT_TYPE=internalURL",

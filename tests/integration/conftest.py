@@ -17,7 +17,7 @@ from stackyard.images.builder import Builder
 from stackyard.images.catalog import default_root, load_catalog
 from stackyard.images.model import BuildOptions, BuildReport, Catalog
 from stackyard.images.options import make_options
-from tests.integration.deployment import Cloud
+from tests.integration.deployment import OPERATOR_PASSWORDS, Cloud
 
 NAMESPACE = "sytest"
 WORKERS = int(os.environ.get("STACKYARD_TEST_WORKERS", "2"))
@@ -91,6 +91,8 @@ def cloud(
     cloud = Cloud(tmp_path_factory.mktemp("etc-stackyard"), client)
     cloud.write_globals(docker_namespace=NAMESPACE)
     cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
+    cloud.write_passwords(OPERATOR_PASSWORDS)
     cloud.run("genpwd")
+    assert OPERATOR_PASSWORDS.items() <= cloud.passwords.items()
     yield cloud
     cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")

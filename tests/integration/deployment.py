@@ -19,6 +19,15 @@ from tests.integration.keystone_client import Keystone
 STACKYARD = str(Path(sys.executable).with_name("stackyard"))
 MANAGED = {"label": "stackyard.managed=true"}
 
+# Passwords an operator chose, with what means something to SQL, shells and YAML; genpwd keeps
+# them and the deploys in the suite run with them. A password that goes into a database URL may
+# hold only URL-safe characters (config validation refuses others).
+OPERATOR_PASSWORDS = {
+    "database_password": "r00t'\"\\n$HOME@x/y:z#%;",
+    "keystone_database_password": "Keystone-db_pass.word~2026",
+    "keystone_admin_password": 'Adm\'n "$USER" \\%s @/:#!*{}',
+}
+
 
 @dataclass
 class Cloud:
@@ -59,6 +68,11 @@ class Cloud:
         started = time.monotonic()
         result = self.run(*args)
         return time.monotonic() - started, result
+
+    def write_passwords(self, values: dict[str, str]) -> None:
+        path = self.config_dir / "passwords.yml"
+        path.write_text(yaml.safe_dump(values))
+        path.chmod(0o600)
 
     @property
     def passwords(self) -> dict[str, str]:

@@ -220,6 +220,18 @@ CASES: dict[str, Case] = {
             "`stackyard genpwd`",
         ),
     ),
+    "database-password-outside-url-characters": Case(
+        {
+            "passwords.yml": passwords_text(without=("keystone_database_password",))
+            + "keystone_database_password: pass@word/1\n"
+        },
+        (
+            "{dir}/passwords.yml: keystone_database_password may hold only letters, digits and "
+            "- . _ ~: it is written into a database connection URL, where other characters need "
+            "%-escapes that keystone-manage db_sync cannot read; choose another value, or delete "
+            "the line and run `stackyard genpwd`",
+        ),
+    ),
     "passwords-not-a-mapping": Case(
         {"passwords.yml": "- database_password\n- rabbitmq_password\n"},
         ("{dir}/passwords.yml: expected `key: value` lines at the top level",),

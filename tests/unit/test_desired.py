@@ -12,10 +12,12 @@ import base64
 import hashlib
 import json
 import re
+import subprocess
 from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stackyard.config.deployment import load_deployment, secret_names
 from stackyard.config.ini import get, parse_ini
@@ -32,6 +34,7 @@ from stackyard.deploy.model import (
 from stackyard.deploy.planner import plan
 from stackyard.deploy.report import NO_CHANGES, render_text, to_dict
 from stackyard.errors import ConfigError
+from stackyard.operations import post_deploy
 from stackyard.services.catalog import load_services
 from tests.unit.test_planner import check_golden
 
@@ -66,7 +69,7 @@ def config_dir(
     directory.mkdir(parents=True)
     (directory / "globals.yml").write_text(globals_text)
     values = passwords() if secrets is None else secrets
-    (directory / "passwords.yml").write_text("".join(f"{k}: {v}\n" for k, v in values.items()))
+    (directory / "passwords.yml").write_text(yaml.safe_dump(values))
     for name, text in (files or {}).items():
         path = directory / "config" / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -304,6 +307,34 @@ def test_secrets_are_used_where_they_belong(tmp_path: Path) -> None:
     bootstrap = dict(specs_by_name(desired)["keystone_bootstrap"].environment)
     assert bootstrap["OS_BOOTSTRAP_PASSWORD"] == pw["keystone_admin_password"]
     assert set(desired.secrets) == set(pw.values())
+
+
+# An operator's own password, with what means something to SQL, URLs, shells and YAML.
+AWKWARD = "k'db\\\"pw@host/db:5?a=b#frag%41$(id)`id` ;x"
+
+
+def test_admin_openrc_gives_bash_the_password_unchanged(tmp_path: Path) -> None:
+    directory = config_dir(tmp_path, secrets={**passwords(), "keystone_admin_password": AWKWARD})
+    deployment = load_deployment(directory)
+    _, openrc = post_deploy(deployment, compute(deployment, FACTS))
+    script = f'. {openrc} && printf %s "$OS_PASSWORD"'
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout == AWKWARD
+
+
+def test_a_database_password_outside_url_characters_is_refused_unshown(tmp_path: Path) -> None:
+    """keystone.conf's connection URL holds it; keystone-manage db_sync reads that URL through
+    ConfigParser, so a %-escape breaks it: such a password is refused before anything runs."""
+    directory = config_dir(tmp_path, secrets={**passwords(), "keystone_database_password": AWKWARD})
+    with pytest.raises(ConfigError) as info:
+        load_deployment(directory)
+    assert str(info.value).startswith(
+        f"{directory / 'passwords.yml'}: keystone_database_password may hold only letters, "
+        "digits and - . _ ~: it is written into a database connection URL"
+    )
+    assert AWKWARD not in str(info.value)
+    allowed = {**passwords(), "keystone_database_password": "Az09-._~" * 5}
+    load_deployment(config_dir(tmp_path / "allowed", secrets=allowed))
 
 
 def test_a_changed_password_reruns_its_job_without_showing_either_value(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import TypeVar
 from stackyard.config.globals import Settings, load_globals
 from stackyard.config.ini import IniDocument, parse_ini, read_text
 from stackyard.config.inventory import Inventory, load_inventory, validate_addresses
-from stackyard.config.passwords import load_passwords, missing_secrets
+from stackyard.config.passwords import URL_SAFE, load_passwords, missing_secrets
 from stackyard.errors import ConfigError
 from stackyard.images.catalog import load_catalog
 from stackyard.services.catalog import load_services
@@ -66,6 +66,12 @@ def secret_names(services: dict[str, Service], names: tuple[str, ...] | None = N
         if service.definition.database is not None:
             keys.update((service.definition.database.password, "database_password"))
     return keys
+
+
+def url_secret_names(services: dict[str, Service], names: tuple[str, ...]) -> set[str]:
+    """passwords.yml keys that end up inside the given services' database URLs."""
+    definitions = [services[name].definition for name in names]
+    return {d.database.password for d in definitions if d.database is not None}
 
 
 def load_deployment(
@@ -130,6 +136,14 @@ def load_deployment(
             f"{passwords_path}: no value for {', '.join(missing)}; run `stackyard genpwd` to "
             "generate the missing secrets"
         )
+    for key in sorted(url_secret_names(services, enabled)):
+        if not set(passwords.get(key) or "") <= URL_SAFE:
+            errors.append(
+                f"{passwords_path}: {key} may hold only letters, digits and - . _ ~: it is "
+                "written into a database connection URL, where other characters need %-escapes "
+                "that keystone-manage db_sync cannot read; choose another value, or delete the "
+                "line and run `stackyard genpwd`"
+            )
     if errors:
         raise ConfigError("\n".join(errors))
     assert suite is not None

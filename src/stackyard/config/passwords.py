@@ -21,6 +21,8 @@ from stackyard.errors import ConfigError
 
 ALPHABET = string.ascii_letters + string.digits
 LENGTH = 40
+# What a password written into a URL may hold unescaped (RFC 3986 "unreserved").
+URL_SAFE = frozenset(ALPHABET + "-._~")
 
 
 def load_passwords(path: Path, missing_ok: bool = False) -> dict[str, str | None]:

@@ -33,8 +33,10 @@ if [[ "${!KOLLA_BOOTSTRAP[*]}" ]]; then
     mariadb-install-db --user=mysql --datadir="$DATADIR" --skip-test-db \
         --auth-root-authentication-method=socket > /dev/null
     mariadb_private_server
+    # Quotes doubled, backslashes literal: any password is taken as it is.
     password=${DB_ROOT_PASSWORD//\'/\'\'}
     mariadb --socket=/run/mysqld/bootstrap.sock --user=mysql <<SQL
+SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';
 ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('${password}');
 CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${password}';
 GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
