@@ -27,7 +27,7 @@ VIP = default_route_address()
 SEED = int(os.environ.get("STACKYARD_FAULT_SEED", "20261122"))
 PROGRESS = re.compile(r"^  (creating|running|replacing|starting|removing|waiting for) (\S+)")
 DONE = re.compile(r"^  (created|ran|replaced|started|removed) ")
-DELAYS = (0.0, 0.3, 0.8, 1.5, 3.0)
+DELAYS = (0.0, 0.3, 0.8, 1.5)
 SENTINEL = "sentinel"
 SENTINEL_PASSWORD = "sentinel-password-1"
 
@@ -51,7 +51,8 @@ class Kill:
 
 def kill_points(seed: int) -> list[KillPoint]:
     """22 distinct points: 9 in cold deploys (13 steps, jobs among them) and 13 in a
-    reconfigure that replaces keystone and keystone_fernet."""
+    reconfigure that replaces keystone and keystone_fernet. The delays stay short enough for
+    a fast machine: a whole reconfigure takes about 3 s, and a run that ends first is no kill."""
     rng = random.Random(seed)
     cold = [KillPoint("cold", line, delay) for line in range(26) for delay in DELAYS[:3]]
     change = [KillPoint("reconfigure", line, delay) for line in range(4) for delay in DELAYS]
@@ -188,7 +189,8 @@ def test_deploy_killed_at_22_points_is_finished_by_running_it_again(deployed: Cl
               f" re-run {k.rerun_seconds:.1f} s" for k in kills]  # fmt: skip
     print("\n".join(report))
     converged = sum(1 for k in kills if k.killed)
-    print(f"killed runs finished by a re-run: {converged}/{converged} (seed {SEED})")
+    print(f"{len(kills)} points, {converged} runs killed mid-run, each finished by a plain "
+          f"re-run (seed {SEED})")  # fmt: skip
     assert len({k.point for k in kills}) == len(kills) >= 20
     assert converged >= 20, report
     # The schedule reached the interesting moments: a job still running, a replacement
