@@ -59,13 +59,11 @@ class Deployment:
 
 def secret_names(services: dict[str, Service], names: tuple[str, ...] | None = None) -> set[str]:
     """passwords.yml keys the given services (default: all) need."""
-    chosen = services.values() if names is None else [services[n] for n in names]
-    keys: set[str] = set()
-    for service in chosen:
-        keys.update(service.definition.secrets)
-        if service.definition.database is not None:
-            keys.update((service.definition.database.password, "database_password"))
-    return keys
+    chosen = tuple(services) if names is None else names
+    keys = {key for name in chosen for key in services[name].definition.secrets}
+    in_urls = url_secret_names(services, chosen)
+    # Creating a service's database needs the server's admin password.
+    return keys | in_urls | ({"database_password"} if in_urls else set())
 
 
 def url_secret_names(services: dict[str, Service], names: tuple[str, ...]) -> set[str]:
