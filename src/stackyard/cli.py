@@ -115,10 +115,11 @@ def build(
     try:
         catalog = load_catalog(images_dir)
         names = graph.select(catalog, patterns, profiles)
+        # Checked before listing too: a listing must not accept what the build would refuse.
+        options = make_options(catalog, **kwargs)  # type: ignore[arg-type]
         if list_images or list_dependencies:
             click.echo(_listing(catalog.images, names, list_dependencies, fmt))
             return
-        options = make_options(catalog, **kwargs)  # type: ignore[arg-type]
         engine = connect()
         progress = BuildProgress(names)
         try:
@@ -199,11 +200,13 @@ def genpwd(config_dir: Path | None) -> None:
 def _planned(
     config_dir: Path | None, inventory: Path | None
 ) -> tuple[ContainerEngine, operations.Planned]:
-    """The configuration is loaded and checked before the engine is reached, so bad input
-    gets its own error whatever state the engine is in."""
+    """The configuration is loaded and checked, and the desired state computed (addresses
+    validated, templates rendered), before the engine is reached, so bad input gets its own
+    error whatever state the engine is in."""
     deployment = operations.load(config_dir, inventory)
+    desired = operations.desired_state(deployment)
     engine = _containers()
-    return engine, operations.plan(deployment, engine)
+    return engine, operations.plan(deployment, engine, desired)
 
 
 @main.command("plan")

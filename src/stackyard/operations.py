@@ -1,7 +1,8 @@
 """The importable API: load a deployment, plan, deploy, check, stop and destroy.
 
-The CLI is a thin layer over these functions. Planning needs the engine only to observe it;
-nothing here depends on any OpenStack service already running.
+The CLI is a thin layer over these functions. Planning needs the engine only to observe it
+(and to read the option lists of the images that override files reach); nothing here depends
+on any OpenStack service already running.
 """
 
 from __future__ import annotations
@@ -14,15 +15,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from stackyard import facts
-from stackyard.config.deployment import Deployment, config_dir, load_deployment, secret_names
+from stackyard.config import addresses, options
+from stackyard.config.deployment import (
+    OVERRIDES,
+    Deployment,
+    config_dir,
+    load_deployment,
+    secret_names,
+)
+from stackyard.config.ini import read_text
 from stackyard.config.passwords import generate, write_private
 from stackyard.deploy.apply import Applier, StepResult
-from stackyard.deploy.desired import Desired, compute
-from stackyard.deploy.model import Kind, ObservedState, Plan, RunState, Step
+from stackyard.deploy.desired import Desired, HostFacts, compute, override_layers
+from stackyard.deploy.model import LABEL_MANAGED, Kind, ObservedState, Plan, RunState, Step
 from stackyard.deploy.observe import observe
 from stackyard.deploy.planner import plan as make_plan
 from stackyard.deploy.planner import settling
@@ -55,7 +65,21 @@ def local_host(deployment: Deployment) -> str:
 
 
 def desired_state(deployment: Deployment) -> Desired:
-    return compute(deployment, facts.gather(deployment.settings.values.network_interface))
+    """Addresses this host cannot use are refused (ConfigError) before anything is computed,
+    so plan, deploy and prechecks stop before they change or ask the engine anything."""
+    host, _ = _checked_host(deployment)
+    return compute(deployment, host)
+
+
+def _checked_host(deployment: Deployment) -> tuple[HostFacts, list[addresses.Checked]]:
+    """This host's facts, with the addresses globals.yml names checked against them; the
+    neighbour table is read only for a VIP keepalived would hold."""
+    values = deployment.settings.values
+    keepalived = "keepalived" in deployment.enabled
+    host = facts.gather(values.network_interface)
+    host = facts.with_neighbours(host, addresses.neighbour_lookups(values, host, keepalived))
+    globals_yml = deployment.config_dir / "globals.yml"
+    return host, addresses.check(values, host, globals_yml, keepalived)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +95,72 @@ class Planned:
         return self.plan.is_empty and not self.settling
 
 
-def plan(deployment: Deployment, engine: ContainerEngine) -> Planned:
-    desired = desired_state(deployment)
+def plan(
+    deployment: Deployment, engine: ContainerEngine, desired: Desired | None = None
+) -> Planned:
+    desired = desired or desired_state(deployment)
+    check_overrides(deployment, desired, engine)
     observed = observe(engine, local_host(deployment))
     changes = make_plan(desired.state, observed)
     return Planned(
         deployment, desired, observed, changes, settling(desired.state, observed, changes)
     )
+
+
+def check_overrides(deployment: Deployment, desired: Desired, engine: ContainerEngine) -> None:
+    """Every section and option of every override file is one that a file it is merged into
+    reads, as their images list them (config/options.py); ConfigError names every one that
+    is not, before anything changes. An override merged into a file whose image lists
+    nothing (built before the lists, or not by stackyard) is not checked: what it holds may
+    be that file's. Nothing is checked with config_override_check: no. Without override
+    files nothing is read; otherwise each image once."""
+    if not deployment.overrides or not deployment.settings.values.config_override_check:
+        return
+    targets = _override_targets(deployment, desired)
+    lists = _option_lists(engine, {image for reached in targets.values() for image, _ in reached})
+    found = []
+    for key, reached in sorted(targets.items()):
+        known = [(lists[image] or {}).get(dest) for image, dest in sorted(reached)]
+        if any(k is None for k in known):
+            continue
+        path = deployment.config_dir / OVERRIDES / key
+        override = options.Override(path, deployment.overrides[key], read_text(path))
+        label = " or ".join(sorted({dest.rsplit("/", 1)[1] for _, dest in reached}))
+        accepted = options.merged(k for k in known if k is not None)
+        found += options.problems(accepted, override, label)
+    options.refuse(found, deployment.config_dir / "globals.yml")
+
+
+def _override_targets(deployment: Deployment, desired: Desired) -> dict[str, set[tuple[str, str]]]:
+    """Override file (relative to config/) -> the (image, file path) of every config file it
+    is merged into, in the layers the desired state merges."""
+    targets: dict[str, set[tuple[str, str]]] = {}
+    for host, spec in desired.specs():
+        definition = deployment.services[spec.service].definition
+        for config in definition.merged_config_files(spec.name):
+            for key in override_layers(spec.service, host, config.dest.rsplit("/", 1)[1]):
+                if key in deployment.overrides:
+                    targets.setdefault(key, set()).add((spec.image, config.dest))
+    return targets
+
+
+def _option_lists(
+    engine: ContainerEngine, images: set[str]
+) -> dict[str, dict[str, options.Known] | None]:
+    """Image reference -> the option lists it carries (None: none), each image read once."""
+    by_id: dict[str, dict[str, options.Known] | None] = {}
+    lists: dict[str, dict[str, options.Known] | None] = {}
+    for image in sorted(images):
+        record = engine.engine.inspect_image(image)
+        if record is None:
+            lists[image] = None
+            continue
+        image_id = str(record["Id"])
+        if image_id not in by_id:
+            data = engine.engine.read_file(image_id, options.OPTIONS_PATH)
+            by_id[image_id] = None if data is None else options.parse_option_lists(data)
+        lists[image] = by_id[image_id]
+    return lists
 
 
 def deploy(planned: Planned, engine: ContainerEngine, say: Say = _quiet) -> list[StepResult]:
@@ -244,24 +327,21 @@ def post_deploy(deployment: Deployment, desired: Desired) -> list[Path]:
 
 
 def prechecks(deployment: Deployment, desired: Desired, engine: ContainerEngine) -> CheckReport:
-    """What must hold before a deploy: images, free ports, memory, disk, engine limits."""
+    """What must hold before a deploy: usable addresses (and how each was checked), images,
+    free ports, memory, disk, engine limits."""
     report = CheckReport()
     report.findings.append(Finding("configuration", True, f"valid ({deployment.config_dir})"))
+    _, checked = _checked_host(deployment)
+    report.findings.extend(Finding(f"{c.key} {c.address}", True, c.detail) for c in checked)
     images = sorted({spec.image for _, spec in desired.specs()})
     for image in images:
         present = engine.engine.inspect_image(image) is not None
         hint = "present" if present else "missing: run `stackyard build` (or `stackyard pull`)"
         report.findings.append(Finding(f"image {image}", present, hint))
-    ours = {
-        str(e["Names"][0]).lstrip("/")
-        for e in engine.managed_containers()
-        if e.get("State") == "running"
-    }
     for _, spec in desired.specs():
         for port in spec.ports:
             address, host_port, _ = port.rsplit(":", 2)
-            owner = spec.name if spec.name in ours else None
-            report.findings.append(_port_free(address, int(host_port), owner))
+            report.findings.append(_port_free(engine, spec.name, address, int(host_port)))
     available = _meminfo_gib("MemAvailable")
     report.findings.append(
         Finding("memory", available >= 2.0, f"{available:.1f} GiB available (need 2)")
@@ -275,10 +355,13 @@ def prechecks(deployment: Deployment, desired: Desired, engine: ContainerEngine)
     return report
 
 
-def _port_free(address: str, port: int, owner: str | None) -> Finding:
+def _port_free(engine: ContainerEngine, container: str, address: str, port: int) -> Finding:
+    """Free, or already published by the stackyard container that is to publish it: the
+    engine's record of that container must say so (its name alone proves nothing); otherwise
+    whether this host lets the port be bound."""
     what = f"port {address}:{port}"
-    if owner:
-        return Finding(what, True, f"in use by stackyard's own {owner}")
+    if _publishes(engine.inspect(container), address, port):
+        return Finding(what, True, f"in use by stackyard's own {container}, which publishes it")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind((address, port))
@@ -289,6 +372,21 @@ def _port_free(address: str, port: int, owner: str | None) -> Finding:
                 f"cannot be used ({exc.strerror}); free it or change kolla_internal_vip_address",
             )
     return Finding(what, True, "free")
+
+
+def _publishes(record: dict[str, Any] | None, address: str, port: int) -> bool:
+    """Whether the engine's inspect record is of a running stackyard container that publishes
+    exactly address:port (NetworkSettings.Ports: what the engine did publish)."""
+    if not record or not (record.get("State") or {}).get("Running"):
+        return False
+    if ((record.get("Config") or {}).get("Labels") or {}).get(LABEL_MANAGED) != "true":
+        return False
+    published = (record.get("NetworkSettings") or {}).get("Ports") or {}
+    return any(
+        binding.get("HostIp") == address and binding.get("HostPort") == str(port)
+        for bindings in published.values()
+        for binding in bindings or []
+    )
 
 
 def _meminfo_gib(key: str) -> float:

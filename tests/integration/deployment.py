@@ -3,6 +3,7 @@ directory, look at what the engine runs, talk to the deployed Keystone."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -135,30 +136,56 @@ def audit_output(passwords: dict[str, str], result: subprocess.CompletedProcess[
 
 
 def audit_deployment(cloud: Cloud) -> None:
-    audit_files(cloud.config_dir)
-    audit_containers(cloud.client)
+    audit_files(cloud.config_dir, cloud.client)
+    audit_containers(cloud.client, cloud.passwords)
 
 
-def audit_files(config_dir: Path) -> None:
-    """Every file stackyard wrote is root's and 0600, every folder 0700."""
+def audit_files(config_dir: Path, client: docker.DockerClient) -> None:
+    """Every file stackyard wrote is 0600 and every folder 0700; the credentials and the
+    folders above each container's config are root's, a container's config folder belongs to
+    the user the container runs as (it copies its files without privilege)."""
     paths = [config_dir / name for name in PRIVATE_FILES if (config_dir / name).exists()]
     generated = config_dir / "generated"
-    paths += [generated, *generated.rglob("*")] if generated.exists() else []
+    owners = {c.name: c.attrs["Config"]["User"]
+              for c in client.containers.list(all=True, filters=MANAGED)}  # fmt: skip
     wrong = []
-    for path in paths:
+    for path in [*paths, *([generated, *generated.rglob("*")] if generated.exists() else [])]:
+        relative = path.relative_to(generated).parts if path.is_relative_to(generated) else ()
+        user = owners.get(relative[0], "0:0") if len(relative) > 1 else "0:0"
         info = path.stat()
         wanted = 0o700 if path.is_dir() else 0o600
-        if info.st_uid != 0 or info.st_gid != 0 or info.st_mode & 0o777 != wanted:
-            wrong.append(f"{path} {info.st_uid}:{info.st_gid} {info.st_mode & 0o777:o}")
+        if f"{info.st_uid}:{info.st_gid}" != user or info.st_mode & 0o777 != wanted:
+            wrong.append(f"{path} {info.st_uid}:{info.st_gid} {info.st_mode & 0o777:o} "
+                         f"(want {user} {wanted:o})")  # fmt: skip
     assert not wrong, "generated files with the wrong owner or mode:\n" + "\n".join(wrong)
 
 
-def audit_containers(client: docker.DockerClient) -> None:
-    """Services run healthy, unrestarted, as their non-root users, with read-only config;
-    jobs exited 0; no log has a CRITICAL line or a traceback outside LOG_ALLOWED."""
+# Capability numbers (linux/capability.h) of those any service declares.
+CAPABILITY_BITS = {"NET_ADMIN": 12, "NET_BROADCAST": 11, "NET_RAW": 13}
+
+
+def audit_containers(client: docker.DockerClient, passwords: dict[str, str]) -> None:
+    """Services run healthy, unrestarted, as their image's user, with read-only config; jobs
+    exited 0. Every container, exited ones too: no secret in what `docker inspect` shows
+    (environment, command, labels), every capability dropped but those its service declares,
+    no-new-privileges, a rotated log and a process limit. No log has a CRITICAL line or a
+    traceback outside LOG_ALLOWED."""
     problems = []
+    secrets = {k: v for k, v in passwords.items() if v}
     for container in client.containers.list(all=True, filters=MANAGED):
-        name, state = container.name, container.attrs["State"]
+        name, state, attrs = container.name, container.attrs["State"], container.attrs
+        host = attrs["HostConfig"]
+        spec = json.loads(container.labels["stackyard.spec"])
+        shown = json.dumps([attrs["Config"], attrs["Args"], attrs["Path"]])
+        leaked = sorted(k for k, v in secrets.items() if v in shown)
+        if leaked:
+            problems.append(f"{name}: docker inspect shows the value of {leaked}")
+        if host["CapDrop"] != ["ALL"] or sorted(host["CapAdd"] or []) != sorted(spec["cap_add"]):
+            problems.append(f"{name}: capabilities {host['CapDrop']} {host['CapAdd']}")
+        if "no-new-privileges" not in (host["SecurityOpt"] or []):
+            problems.append(f"{name}: without no-new-privileges")
+        if not host["LogConfig"]["Config"].get("max-size") or not host["PidsLimit"]:
+            problems.append(f"{name}: log {host['LogConfig']}, pids limit {host['PidsLimit']}")
         if container.labels.get("stackyard.kind") == "job":
             if state["Status"] != "exited" or state["ExitCode"] != 0:
                 problems.append(f"job {name}: {state['Status']} (exit {state['ExitCode']})")
@@ -166,13 +193,22 @@ def audit_containers(client: docker.DockerClient) -> None:
             health = (state.get("Health") or {}).get("Status")
             if state["Status"] != "running" or health == "unhealthy":
                 problems.append(f"{name}: {state['Status']}, health {health}")
-            if container.attrs["RestartCount"]:
-                problems.append(f"{name}: restarted {container.attrs['RestartCount']} times")
+            if attrs["RestartCount"]:
+                problems.append(f"{name}: restarted {attrs['RestartCount']} times")
+            # Every process runs as the image's user: root only where the image says so
+            # (keepalived, the host firewall), with nothing but its declared capabilities.
+            uid = spec["user"].split(":")[0]
             top = container.top(ps_args="-eo pid,uid,comm")
-            root = [p for p in top["Processes"] if p[1] == "0"]
-            if root:
-                problems.append(f"{name}: processes running as root: {root}")
-        for mount in container.attrs["Mounts"]:
+            others = [p for p in top["Processes"] if p[1] != uid]
+            if others or attrs["Config"]["User"] != spec["user"]:
+                problems.append(f"{name}: processes not running as {uid}: {others}")
+            code, status = container.exec_run(["cat", "/proc/1/status"])
+            bounding = re.search(r"CapBnd:\s*([0-9a-f]+)", status.decode())
+            wanted = sum(1 << CAPABILITY_BITS[c] for c in spec["cap_add"])
+            found = int(bounding.group(1), 16) if bounding and not code else None
+            if found != wanted:
+                problems.append(f"{name}: capability bounding set {found}, want {wanted:x}")
+        for mount in attrs["Mounts"]:
             if mount["Destination"] == CONFIG_MOUNT and mount["RW"]:
                 problems.append(f"{name}: {CONFIG_MOUNT} is mounted read-write")
         for line in container.logs().decode(errors="replace").splitlines():

@@ -134,25 +134,28 @@ def test_stackyard_pull_fetches_the_deployment_images(
     tmp_path: Path,
 ) -> None:
     """`stackyard pull` with docker_registry set: every image the deployment uses (here only
-    memcached is enabled) comes from the registry."""
+    memcached, and the host firewall it needs, are enabled) comes from the registry."""
     options, _ = cold_build
-    remote = f"{registry}/{options.namespace}/memcached"
-    client.images.get(f"{options.namespace}/memcached:{options.tag}").tag(remote, options.tag)
-    client.images.push(remote, options.tag)
-    client.images.remove(f"{remote}:{options.tag}")
+    remotes = [f"{registry}/{options.namespace}/{name}" for name in ("memcached", "host-firewall")]
+    for remote in remotes:
+        local = f"{options.namespace}/{remote.rsplit('/', 1)[1]}:{options.tag}"
+        client.images.get(local).tag(remote, options.tag)
+        client.images.push(remote, options.tag)
+        client.images.remove(f"{remote}:{options.tag}")
     (tmp_path / "globals.yml").write_text(
         f"docker_registry: '{registry}'\ndocker_namespace: {options.namespace}\n"
-        "enable_mariadb: 'no'\ndatabase_address: 127.0.0.1\nenable_rabbitmq: 'no'\n"
+        "enable_mariadb: 'no'\ndatabase_address: 192.0.2.9\nenable_rabbitmq: 'no'\n"
         "enable_keystone: 'no'\nenable_haproxy: 'no'\nenable_keepalived: 'no'\n"
     )
     cloud = Cloud(tmp_path, client)
     cloud.run("genpwd")
     result = cloud.run("pull", check=False)
     assert result.returncode == 0, result.stderr
-    assert f"pulling {remote}:{options.tag}" in result.stdout
-    assert "pulled 1 images" in result.stdout
-    assert client.images.get(f"{remote}:{options.tag}").labels[LABEL]
-    client.images.remove(f"{remote}:{options.tag}")
+    for remote in remotes:
+        assert f"pulling {remote}:{options.tag}" in result.stdout
+        assert client.images.get(f"{remote}:{options.tag}").labels[LABEL]
+        client.images.remove(f"{remote}:{options.tag}")
+    assert "pulled 2 images" in result.stdout
 
 
 def test_stackyard_pull_without_a_registry_says_what_to_do(

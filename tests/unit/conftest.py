@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from stackyard.images.catalog import load_catalog
+from stackyard.images.catalog import default_root, load_catalog
 from stackyard.images.model import Catalog
 
 TEMPLATE = """FROM {{{{ parent_image }}}}
@@ -29,6 +30,7 @@ def write_catalog(root: Path, images: dict[str, str | None], **extra: object) ->
         yaml.safe_dump(extra.get("users", {"kolla": {"uid": 42400, "gid": 42400}}))
     )
     (root / "profiles.yaml").write_text(yaml.safe_dump(extra.get("profiles", {})))
+    shutil.copy(default_root() / "finish.j2", root / "finish.j2")
     (root / "distros.yaml").write_text(
         yaml.safe_dump(
             {

@@ -32,7 +32,9 @@ from stackyard.images.catalog import load_catalog
 from stackyard.services.catalog import default_root, load_services
 
 FACTS = HostFacts(default_address="10.0.0.5", local_addresses=frozenset({"10.0.0.5"}))
-SERVICE_GROUPS = ("haproxy", "keepalived", "keystone", "mariadb", "memcached", "rabbitmq")
+SERVICE_GROUPS = (
+    "baremetal", "haproxy", "keepalived", "keystone", "mariadb", "memcached", "rabbitmq"
+)  # fmt: skip
 LOCAL = "localhost ansible_connection=local"
 
 
@@ -216,8 +218,8 @@ CASES: dict[str, Case] = {
         {"passwords.yml": None},
         (
             "{dir}/passwords.yml: no value for database_password, keepalived_password, "
-            "keystone_admin_password, keystone_database_password, rabbitmq_password; run "
-            "`stackyard genpwd`",
+            "keystone_admin_password, keystone_database_password, memcached_password, "
+            "rabbitmq_password, stackyard_digest_key; run `stackyard genpwd`",
         ),
     ),
     "database-password-outside-url-characters": Case(
@@ -238,7 +240,12 @@ CASES: dict[str, Case] = {
     ),
     "passwords-invalid-yaml": Case(
         {"passwords.yml": passwords_text() + "rabbitmq_password: 'unclosed\n"},
-        (f"{{dir}}/passwords.yml:{len(secret_keys()) + 2}: invalid YAML (",),
+        (
+            f"{{dir}}/passwords.yml:{len(secret_keys()) + 2}: invalid YAML in or after the value "
+            "of rabbitmq_password (found unexpected end of stream); the value is not shown, as it "
+            "may be a secret: write it in single quotes, doubling any ' inside",
+        ),
+        lines=1,
     ),
     "passwords-value-is-a-list": Case(
         {
@@ -288,8 +295,8 @@ CASES: dict[str, Case] = {
     "inventory-undefined-child": Case(
         {"inventory": inventory() + "\n[keystone:children]\ncontroller\n"},
         (
-            "{dir}/inventory:23: `[keystone:children]` names group `controller`, which is never "
-            "defined; defined groups: all, ungrouped, control, haproxy,",
+            "{dir}/inventory:26: `[keystone:children]` names group `controller`, which is never "
+            "defined; defined groups: all, ungrouped, control, baremetal, haproxy,",
         ),
     ),
     # --- config/ override files --------------------------------------------------------------
@@ -542,7 +549,7 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "unknown-container-key": (
         replace_in("memcached/service.yaml", "    image: memcached\n", "    imag: memcached\n"),
-        "{root}/memcached/service.yaml:6: containers.0.imag: Extra inputs are not permitted",
+        "{root}/memcached/service.yaml:9: containers.0.imag: Extra inputs are not permitted",
     ),
     "depends-on-unknown-service": (
         replace_in("keystone/service.yaml", "[mariadb, memcached]", "[mariadb, memcache]"),
@@ -567,7 +574,7 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "bad-perm": (
         replace_in("haproxy/service.yaml", 'perm: "0600"', 'perm: "999"'),
-        "{root}/haproxy/service.yaml:3: containers.0.config_files.0.perm: '999' is not an octal "
+        "{root}/haproxy/service.yaml:4: containers.0.config_files.0.perm: '999' is not an octal "
         "mode such as '0600'",
     ),
     "command-and-argv": (
@@ -576,12 +583,37 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
             "    command: memcached",
             "    argv: [memcached]\n    command: memcached",
         ),
-        "{root}/memcached/service.yaml:6: containers.0: give `command` (run by kolla_start) or "
+        "{root}/memcached/service.yaml:9: containers.0: give `command` (run by kolla_start) or "
         "`argv`, not both",
     ),
-    "secret-environment-not-in-environment": (
-        replace_in("mariadb/service.yaml", "[DB_ROOT_PASSWORD]", "[DB_PASSWORD]"),
-        "jobs.0: secret_environment names ['DB_PASSWORD'], which are not in environment",
+    "secret-environment-also-in-environment": (
+        replace_in(
+            "mariadb/service.yaml",
+            '      KOLLA_BOOTSTRAP: ""\n',
+            '      KOLLA_BOOTSTRAP: ""\n      DB_ROOT_PASSWORD: x\n',
+        ),
+        "jobs.0: ['DB_ROOT_PASSWORD'] are in both environment and secret_environment",
+    ),
+    "secret-environment-with-argv": (
+        replace_in(
+            "memcached/service.yaml",
+            "    command: memcached -S",
+            "    argv: [memcached]\n    #",
+        ),
+        "{root}/memcached/service.yaml:9: containers.0: secret_environment needs kolla_start",
+    ),
+    "not-a-capability": (
+        replace_in("host_firewall/service.yaml", "cap_add: [NET_ADMIN]", "cap_add: [NET_ADMIM]"),
+        "{root}/host_firewall/service.yaml:6: containers.0.cap_add: ['NET_ADMIM'] are not Linux "
+        "capabilities (see capabilities(7))",
+    ),
+    "not-a-limit": (
+        replace_in(
+            "memcached/service.yaml",
+            "    healthcheck:",
+            "    ulimits: {files: 10}\n    healthcheck:",
+        ),
+        "containers.0.ulimits: ['files'] are not limits; valid: core, cpu",
     ),
     "container-name-used-twice": (
         replace_in("memcached/service.yaml", "  - name: memcached\n", "  - name: keystone\n"),

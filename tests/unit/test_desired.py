@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -29,13 +30,14 @@ from stackyard.deploy.model import (
     ObservedContainer,
     ObservedState,
     RunState,
-    secret_digest,
+    keyed_digest,
 )
+from stackyard.deploy.observe import observe
 from stackyard.deploy.planner import plan
 from stackyard.deploy.report import NO_CHANGES, render_text, to_dict
 from stackyard.errors import ConfigError
 from stackyard.operations import post_deploy
-from stackyard.services.catalog import load_services
+from stackyard.services.catalog import default_root, load_services
 from tests.unit.test_planner import check_golden
 
 FACTS = HostFacts(default_address="10.0.0.5", local_addresses=frozenset({"10.0.0.5"}))
@@ -124,6 +126,7 @@ def test_fresh_all_in_one_plan_matches_golden(tmp_path: Path) -> None:
     result = plan(desired.state, ObservedState({}))
     assert set(desired.state.services) == {
         "haproxy",
+        "host_firewall",
         "mariadb",
         "memcached",
         "rabbitmq",
@@ -182,6 +185,32 @@ def test_a_job_that_failed_is_run_again_and_nothing_else(tmp_path: Path) -> None
     result = plan(desired.state, ObservedState({HOST: node}, observed.volumes))
     assert [(s.action, s.container, s.cause) for s in result.steps] == [
         (Action.RUN, "keystone_db_sync", "failed (exit 1)")
+    ]
+
+
+def test_a_job_created_but_never_started_runs(tmp_path: Path) -> None:
+    """A run killed between creating a job and starting it leaves a container the engine
+    reports as exited 0: it is observed without an exit code, and planned to run."""
+    desired = desired_with(tmp_path)
+    spec = specs_by_name(desired)["mariadb_bootstrap"]
+
+    class Engine:
+        def managed_containers(self) -> list[dict[str, object]]:
+            entry = {"Names": ["/mariadb_bootstrap"], "Id": "c1", "State": "created",
+                     "Status": "Created", "Labels": spec.labels(), "Created": 1}  # fmt: skip
+            return [entry]
+
+        def inspect(self, ref: str) -> dict[str, object]:
+            return {"State": {"ExitCode": 0}}  # what the engine says of a created container
+
+        def managed_volumes(self) -> dict[str, str]:
+            return dict.fromkeys(desired.volumes[HOST], "1.0")
+
+    seen = observe(Engine(), HOST)
+    assert seen.containers[HOST]["mariadb_bootstrap"].exit_code is None
+    steps = plan(desired.state, seen).steps
+    assert (Action.RUN, "mariadb_bootstrap", "never started") in [
+        (s.action, s.container, s.cause) for s in steps
     ]
 
 
@@ -294,19 +323,145 @@ def test_no_secret_in_labels_or_plans(tmp_path: Path, variant: str) -> None:
 
 
 def test_secrets_are_used_where_they_belong(tmp_path: Path) -> None:
-    """The leak test above is not vacuous: the values do reach the config and the job."""
+    """The leak test above is not vacuous: the values reach the config files (one file per
+    secret variable, which kolla_start exports) and nothing the engine shows."""
     desired = desired_with(tmp_path)
     pw = passwords()
     assert pw["keystone_database_password"] in rendered(desired, "keystone", "keystone.conf")
-    job = specs_by_name(desired)["keystone_database"]
-    environment = dict(job.environment)
-    assert environment["DB_PASSWORD"] == pw["keystone_database_password"]
-    assert environment["MYSQL_PWD"] == pw["database_password"]
-    recorded = json.loads(job.labels()["stackyard.spec"])["environment"]
-    assert recorded["DB_PASSWORD"] == secret_digest(pw["keystone_database_password"])
-    bootstrap = dict(specs_by_name(desired)["keystone_bootstrap"].environment)
-    assert bootstrap["OS_BOOTSTRAP_PASSWORD"] == pw["keystone_admin_password"]
+    assert (
+        rendered(desired, "keystone_database", "environment/DB_PASSWORD")
+        == (pw["keystone_database_password"])
+    )
+    assert (
+        rendered(desired, "keystone_database", "environment/MYSQL_PWD") == (pw["database_password"])
+    )
+    assert (
+        rendered(desired, "keystone_bootstrap", "environment/OS_BOOTSTRAP_PASSWORD")
+        == (pw["keystone_admin_password"])
+    )
+    assert (
+        rendered(desired, "mariadb_bootstrap", "environment/DB_ROOT_PASSWORD")
+        == (pw["database_password"])
+    )
+    config = json.loads(rendered(desired, "keystone_bootstrap", "config.json"))
+    assert {
+        "source": "/var/lib/kolla/config_files/environment/OS_BOOTSTRAP_PASSWORD",
+        "dest": "/var/lib/kolla/run/environment/OS_BOOTSTRAP_PASSWORD",
+        "owner": "keystone",
+        "perm": "0600",
+    } in config["config_files"]
+    for _, spec in desired.specs():
+        shown = json.dumps([spec.environment, spec.command, spec.argv, spec.labels()])
+        assert not [key for key, value in pw.items() if value in shown], spec.name
     assert set(desired.secrets) == set(pw.values())
+
+
+def test_config_digests_are_keyed(tmp_path: Path) -> None:
+    """A label shows an HMAC of the config files, so it cannot confirm a guessed password:
+    the same files under another digest key give another digest, and the digest is not a
+    plain hash of the files."""
+    first = specs_by_name(desired_with(tmp_path / "a"))["keystone_database"]
+    other_key = {**passwords(), "stackyard_digest_key": "AnotherDigestKey0123456789"}
+    second = specs_by_name(desired_for(config_dir(tmp_path / "b", secrets=other_key)))
+    assert first.config_digest != second["keystone_database"].config_digest
+    desired = desired_with(tmp_path / "c")
+    files = desired.files[(HOST, "keystone_database")]
+    assert first.config_digest == keyed_digest(passwords()["stackyard_digest_key"], files)
+    joined = b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in sorted(files.items()))
+    plain = hashlib.sha256(joined).hexdigest()[:16]
+    assert first.config_digest != plain
+
+
+def test_containers_keep_only_what_they_declare(tmp_path: Path) -> None:
+    """Every container runs as its image's user with no-new-privileges and no capability but
+    those its service declares; its log is rotated and its process count bounded."""
+    specs = specs_by_name(desired_with(tmp_path))
+    assert {name: spec.cap_add for name, spec in specs.items() if spec.cap_add} == {
+        "host_firewall": ("NET_ADMIN",)
+    }
+    assert all(spec.no_new_privileges for spec in specs.values())
+    assert specs["keystone"].user == "42425:42425"
+    assert specs["keystone_database"].user == "42401:42401"
+    assert specs["mariadb_bootstrap"].user == "42434:42434"
+    assert specs["host_firewall"].user == "0:0"
+    for spec in specs.values():
+        assert spec.log_options == (("max-file", "5"), ("max-size", "50m")), spec.name
+        assert spec.pids_limit == 4096, spec.name
+    tuned = specs_by_name(
+        desired_with(
+            tmp_path / "tuned",
+            GLOBALS
+            + "docker_log_max_size: 10m\ndocker_log_max_file: 2\ncontainer_pids_limit: 512\n",
+        )
+    )
+    assert tuned["mariadb"].log_options == (("max-file", "2"), ("max-size", "10m"))
+    assert tuned["mariadb"].pids_limit == 512
+
+
+def test_a_setting_with_spaces_and_stars_stays_one_argument(tmp_path: Path) -> None:
+    """Commands are argv lists in config.json: a region or admin name with a space or `*`
+    reaches the program as one argument, never split or globbed."""
+    desired = desired_with(
+        tmp_path,
+        GLOBALS + "openstack_region_name: Region One *\nkeystone_admin_project: my project\n",
+    )
+    command = json.loads(rendered(desired, "keystone_bootstrap", "config.json"))["command"]
+    assert command[command.index("--bootstrap-region-id") + 1] == "Region One *"
+    assert command[command.index("--bootstrap-project-name") + 1] == "my project"
+    assert specs_by_name(desired)["keystone_bootstrap"].command == tuple(command)
+    uwsgi = json.loads(rendered(desired, "keystone", "config.json"))["command"]
+    assert uwsgi == ["uwsgi", "--ini", "/etc/keystone/keystone-uwsgi.ini"]
+
+
+def test_a_secret_in_the_environment_is_refused(tmp_path: Path) -> None:
+    """A definition that would show a secret to `docker inspect` is refused, by key."""
+    services = tmp_path / "services"
+    shutil.copytree(default_root(), services)
+    definition = services / "memcached" / "service.yaml"
+    definition.write_text(definition.read_text().replace(
+        'MEMCACHED_SASL_USER: "{{ memcached_user }}"',
+        'MEMCACHED_SASL_USER: "{{ memcached_user }}"\n      LEAK: "{{ memcached_password }}"',
+    ))  # fmt: skip
+    deployment = load_deployment(config_dir(tmp_path), services_root=services)
+    with pytest.raises(ConfigError) as info:
+        compute(deployment, FACTS)
+    assert str(info.value) == (
+        f"{services}/memcached/service.yaml: memcached on localhost: the value of "
+        "memcached_password would be visible in the container's environment, command or "
+        "labels; pass it in a config file or `secret_environment`"
+    )
+    assert passwords()["memcached_password"] not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("settings", "interval", "keys"),
+    [
+        ("", 259200, 3),
+        ("fernet_key_rotation_interval: 86400\n", 86400, 5),
+        ("fernet_token_expiry: 3600\nfernet_token_allow_expired_window: 0\n", 3600, 3),
+        ("fernet_key_rotation_interval: 7000\nfernet_token_allow_expired_window: 0\n", 7000, 15),
+    ],
+)
+def test_fernet_keys_follow_keystones_rule(
+    tmp_path: Path, settings: str, interval: int, keys: int
+) -> None:
+    """max_active_keys = ceil((expiry + allow_expired_window) / rotation interval) + 2, and the
+    rotation container gets the same interval."""
+    desired = desired_with(tmp_path, GLOBALS + settings)
+    for container in ("keystone", "keystone_fernet"):
+        conf = parse_ini(rendered(desired, container, "keystone.conf"), "keystone.conf")
+        assert get(conf, "fernet_tokens", "max_active_keys") == str(keys)
+    environment = dict(specs_by_name(desired)["keystone_fernet"].environment)
+    assert environment["KEYSTONE_FERNET_ROTATE_SECONDS"] == str(interval)
+
+
+def test_keystone_fernet_gets_no_other_secret(tmp_path: Path) -> None:
+    desired = desired_with(tmp_path)
+    for container in ("keystone_fernet", "keystone_fernet_setup", "keystone_credential_setup"):
+        files = desired.files[(HOST, container)]
+        held = [k for k, v in passwords().items() if k != "stackyard_digest_key"
+                and any(v in text for text in files.values())]  # fmt: skip
+        assert held == [], container
 
 
 # An operator's own password, with what means something to SQL, URLs, shells and YAML.
@@ -352,7 +507,8 @@ def test_a_changed_password_reruns_its_job_without_showing_either_value(tmp_path
         json.dumps(to_dict(result)),
     ):
         assert not [v for v in values if v in text]
-    assert "environment.DB_PASSWORD" in render_text(result)
+    database = next(s for s in result.steps if s.container == "keystone_database")
+    assert [c.field for c in database.changes] == ["secret_digest"]
 
 
 def test_passwords_yml_cannot_change_settings(tmp_path: Path) -> None:
@@ -368,7 +524,7 @@ def test_passwords_yml_cannot_change_settings(tmp_path: Path) -> None:
     conf = parse_ini(rendered(desired, "keystone", "keystone.conf"), "keystone.conf")
     assert get(conf, "token", "expiration") == "86400"
     fernet = dict(specs_by_name(desired)["keystone_fernet"].environment)
-    assert fernet["KEYSTONE_FERNET_ROTATE_SECONDS"] == "86400"
+    assert fernet["KEYSTONE_FERNET_ROTATE_SECONDS"] == str(86400 + 172800)
 
 
 # --- keepalived --------------------------------------------------------------------------------
@@ -438,9 +594,14 @@ def test_external_database(tmp_path: Path) -> None:
 
 
 def test_internal_database_is_reached_by_name(tmp_path: Path) -> None:
+    """Services reach MariaDB by name; its root logs in only through the server's socket,
+    which the database jobs mount."""
     desired = desired_with(tmp_path)
-    environment = dict(specs_by_name(desired)["keystone_database"].environment)
-    assert (environment["DB_HOST"], environment["DB_PORT"]) == ("mariadb", "3306")
+    job = specs_by_name(desired)["keystone_database"]
+    environment = dict(job.environment)
+    assert environment["DB_SOCKET"] == "/run/mysqld/mysqld.sock"
+    assert job.volumes == ("mariadb_socket:/run/mysqld",)
+    assert "mariadb_socket:/run/mysqld" in specs_by_name(desired)["mariadb"].volumes
     conf = parse_ini(rendered(desired, "keystone", "keystone.conf"), "keystone.conf")
     assert get(conf, "database", "connection").endswith("@mariadb:3306/keystone")
 

@@ -120,6 +120,37 @@ def test_cli_lists_and_rejects() -> None:
     assert "unknown suite 'sid'" in result.output
 
 
+@pytest.mark.parametrize("listing", ["--list-images", "--list-dependencies"])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--suite", "sid"], "unknown suite 'sid'; choose one of bookworm, trixie"),
+        (["--install-type", "rpm"], "unknown install type 'rpm'; choose one of binary, source"),
+        (["--install-type", "source"], "install type 'source' is not available yet; use 'binary'"),
+        (["--push"], "--push needs --registry HOST[:PORT]"),
+        (["--mirror", "ftp://x"], "mirror 'ftp://x' must be an http:// or https:// URL"),
+        (["--workers", "0"], "--workers must be at least 1 (got 0)"),
+        (["--template-override", "/nonexistent.j2"],
+         "/nonexistent.j2: template override file does not exist"),
+    ],
+)  # fmt: skip
+def test_a_listing_refuses_the_options_a_build_refuses(
+    listing: str, options: list[str], message: str
+) -> None:
+    for args in (["build", listing, *options, "keystone"], ["build", *options, "keystone"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert result.output == f"error: {message}\n"
+
+
+def test_a_listing_with_valid_options(tmp_path: Path) -> None:
+    args = ["build", "--list-images", "--suite", "bookworm", "--registry", "reg:5000", "--push"]
+    result = CliRunner().invoke(main, [*args, "--logs-dir", str(tmp_path / "logs"), "keystone"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["base", "openstack-base", "keystone-base", "keystone"]
+    assert not (tmp_path / "logs").exists()
+
+
 def test_engine_that_does_not_come_up_shows_its_log_tail(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackyard.config.ini import IniDocument, get, load_ini, merge, parse_ini, render
+from stackyard.config.ini import (
+    MAX_BYTES,
+    IniDocument,
+    get,
+    load_ini,
+    merge,
+    parse_ini,
+    read_text,
+    render,
+)
 from stackyard.errors import ConfigError
 
 SRC = "keystone.conf"
@@ -130,6 +140,34 @@ def test_errors_name_file_line_and_fix(text: str, prefix: str, words: list[str])
         assert word in message
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[a\x01b]\n", "x:1: control character 0x01 in the section header (column 3); remove it: "
+                       "tab is the only one allowed"),
+        ("[a]\nde\x00bug = 1\n", "x:2: control character 0x00 in the key (column 3); remove it: "
+                                "tab is the only one allowed"),
+        ("[a]\nk = v\x1b[31m\n", "x:2: control character 0x1b in the value (column 6); remove "
+                               "it: tab is the only one allowed"),
+        ("[a]\nk = v\r w\n", "x:2: control character 0x0d in the value (column 6); remove it: "
+                           "tab is the only one allowed"),
+        ("[a]\nk = v\n  w\x7f\n", "x:3: control character 0x7f in the value (column 4); remove "
+                                 "it: tab is the only one allowed"),
+        ("[a]\nno equals\x07\n", "x:2: control character 0x07 in the key (column 10); remove it: "
+                               "tab is the only one allowed"),
+    ],
+)  # fmt: skip
+def test_control_characters_are_refused_with_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_ini(text, "x")
+    assert str(info.value) == message
+
+
+def test_tabs_crlf_and_control_characters_in_comments_are_accepted() -> None:
+    parsed = parse_ini("# \x01 comment\r\n[a]\r\nk =\tv\tw\r\n; \x1b\n", SRC)
+    assert plain(parsed) == [("a", [("k", ("v\tw",))])]
+
+
 def test_long_bad_line_is_shortened_in_the_message() -> None:
     with pytest.raises(ConfigError, match=r"^x:2: cannot read `a{57}\.\.\.`"):
         parse_ini("[s]\n" + "a" * 200 + "\n", "x")
@@ -156,6 +194,45 @@ def test_load_ini_missing_file(tmp_path: Path) -> None:
 def test_load_ini_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=rf"^{tmp_path}: is a directory"):
         load_ini(tmp_path)
+
+
+def test_read_text_refuses_a_file_over_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "keystone.conf"
+    path.write_bytes(b"[a]\n" + b"#" * MAX_BYTES)
+    with pytest.raises(ConfigError) as info:
+        read_text(path)
+    assert str(info.value) == (
+        f"{path}: larger than 1 MiB, the most a settings file may hold; check that this is the "
+        "right file"
+    )
+    path.write_bytes(b"#" * MAX_BYTES)  # at the limit
+    assert len(read_text(path)) == MAX_BYTES
+
+
+def test_read_text_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "keystone.conf"
+    os.mkfifo(path)
+    with pytest.raises(ConfigError) as info:
+        read_text(path)
+    assert str(info.value) == f"{path}: not a regular file (a pipe, socket or device)"
+
+
+def test_read_text_names_broken_symlinks_and_loops(tmp_path: Path) -> None:
+    dangling = tmp_path / "dangling.conf"
+    dangling.symlink_to(tmp_path / "gone.conf")
+    with pytest.raises(ConfigError) as info:
+        read_text(dangling)
+    assert str(info.value) == (
+        f"{dangling}: a symlink to {tmp_path / 'gone.conf'}, which does not exist; point it at "
+        "an existing file or remove it"
+    )
+    loop = tmp_path / "loop.conf"
+    loop.symlink_to(loop)
+    with pytest.raises(ConfigError) as info:
+        read_text(loop)
+    assert str(info.value) == (
+        f"{loop}: a symlink loop (following it never reaches a file); remove it"
+    )
 
 
 def test_load_ini_not_utf8_names_the_line(tmp_path: Path) -> None:
@@ -254,6 +331,10 @@ def test_equality_respects_order() -> None:
         ({"a": {"k": ("v\n",)}}, ["value 'v\\n'", "non-empty"]),
         ({"a": {"k": ("v\n# c",)}}, ["`#`"]),
         ({"a": {"k": ("v\n w",)}}, ["value 'v\\n w'"]),
+        ({"a\x00b": {}}, ["section name 'a\\x00b'", "control characters"]),
+        ({"a": {"k\x1bx": ("1",)}}, ["key 'k\\x1bx'", "control characters"]),
+        ({"a": {"k": ("v\rw",)}}, ["value 'v\\rw'", "control characters"]),
+        ({"a": {"k": ("v\nw\x7f",)}}, ["value 'v\\nw\\x7f'", "control characters"]),
     ],
 )
 def test_documents_that_cannot_be_written_are_rejected(
@@ -315,10 +396,16 @@ INI_BITS = st.sampled_from(
 )
 ini_text = st.lists(st.one_of(INI_BITS, st.text(max_size=8)), max_size=40).map("".join)
 
-line_chars = st.characters(blacklist_characters="\n", blacklist_categories=("Cs",))
+# What a document may not hold: control characters other than tab (and newline, which ends a
+# line of text but continues a value).
+CONTROL = "".join(chr(c) for c in (*range(0x20), 0x7F) if chr(c) not in "\t\n")
+line_chars = st.characters(blacklist_characters="\n" + CONTROL, blacklist_categories=("Cs",))
 section_names = st.text(line_chars, min_size=1, max_size=10).map(str.strip).filter(bool)
 keys = (
-    st.text(st.characters(blacklist_characters="\n=", blacklist_categories=("Cs",)), max_size=10)
+    st.text(
+        st.characters(blacklist_characters="\n=" + CONTROL, blacklist_categories=("Cs",)),
+        max_size=10,
+    )
     .map(str.strip)
     .filter(lambda k: bool(k) and not k.startswith(("[", "#", ";")))
 )

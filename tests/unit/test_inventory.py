@@ -451,6 +451,7 @@ def test_shipped_all_in_one() -> None:
     assert local.is_local
     roles = ["control", "network", "compute", "storage", "monitoring", "deployment"]
     services = {
+        "baremetal": "control",
         "mariadb": "control",
         "memcached": "control",
         "rabbitmq": "control",

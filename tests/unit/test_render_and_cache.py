@@ -135,3 +135,28 @@ def test_shipped_users_are_created_before_packages_and_images_run_as_them() -> N
         ]
         if spec.user != "root":
             assert users_in_file and users_in_file[-1] == spec.user, name
+
+
+def test_every_image_ends_with_the_contract_whatever_the_override(tmp_path: Path) -> None:
+    """The last lines of every image give its user its config folders, strip setuid/setgid
+    bits and set the user: no template or override can leave them out or come after them."""
+    catalog = load_catalog(default_root())
+    override = tmp_path / "override.j2"
+    override.write_text(
+        "{% block keystone_base_footer %}USER root\nRUN chmod u+s /bin/bash{% endblock %}"
+    )
+    for path in (None, override):
+        options = make_options(catalog, template_override=path)
+        planned = plan_images(
+            catalog, options, list(catalog.images), options.root_reference, "k",
+            Renderer(catalog, path),
+        )  # fmt: skip
+        for name, p in planned.items():
+            spec = catalog.images[name]
+            tail = p.dockerfile.split("# The image contract:")[-1]
+            assert "! -path /usr/bin/sudo -exec chmod ug-s {} +" in tail, name
+            assert tail.rstrip().endswith(f"USER {spec.user}"), name
+            assert f"install -d -m 0700 -o {spec.user} -g {spec.user} /var/lib/kolla/run" in tail
+            for folder in spec.config_paths:
+                assert folder in tail, name
+    assert catalog.images["haproxy"].config_paths == ("/etc/haproxy",)

@@ -114,6 +114,19 @@ def test_paths_defaults_are_the_container_paths() -> None:
     assert paths.configured == Path("/configured")
     assert paths.defaults_dir == Path("/etc/kolla/defaults")
     assert paths.state == Path("/etc/kolla/defaults/state")
+    assert paths.track_defaults
+
+
+def test_paths_for_an_unprivileged_user_are_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without root, the command goes where the image lets its user write, and the image's
+    root-owned defaults are not tracked (it could neither save nor restore them)."""
+    monkeypatch.setattr(sc.os, "geteuid", lambda: 42425)
+    paths = sc.Paths.for_user()
+    assert paths.run_command == Path("/var/lib/kolla/run/command")
+    assert paths.configured == Path("/var/lib/kolla/run/configured")
+    assert not paths.track_defaults
+    monkeypatch.setattr(sc.os, "geteuid", lambda: 0)
+    assert sc.Paths.for_user() == sc.Paths()
 
 
 def test_load_config_reads_json(env: Env) -> None:
@@ -191,7 +204,8 @@ def without(key: str) -> dict[str, Any]:
 INVALID: list[tuple[Any, str]] = [
     ({}, r"config: missing required key 'command'"),
     ({"command": ""}, r"command: '' is not a non-empty string"),
-    ({"command": ["ls"]}, r"command: \['ls'\] is not a non-empty string"),
+    ({"command": []}, r"command: \[\] is not a non-empty string or list of strings"),
+    ({"command": ["ls", 1]}, r"command: \['ls', 1\] is not a non-empty string or list"),
     ({"command": "x", "config_files": {"a": 1}}, r"config_files: expected a list"),
     ({"command": "x", "config_files": ["a"]}, r"config_files\[0\] must be a mapping"),
     ({"command": "x", "config_files": [without("source")]}, r"\[0\]: .*key 'source'"),
@@ -312,6 +326,36 @@ def test_command_written_world_readable(env: Env) -> None:
     env.apply({"command": "/usr/bin/keystone-wsgi --port 5000"})
     assert env.paths.run_command.read_text() == "/usr/bin/keystone-wsgi --port 5000"
     assert mode(env.paths.run_command) == 0o644
+    assert not env.paths.run_argv.exists()
+
+
+def test_command_list_keeps_each_value_one_argument(env: Env) -> None:
+    """A list command is written NUL-separated for kolla_start, and as a shell-quoted line."""
+    argv = ["keystone-manage", "bootstrap", "--bootstrap-region-id", "Region One *"]
+    env.apply({"command": argv})
+    assert env.paths.run_argv.read_bytes().split(b"\0")[:-1] == [a.encode() for a in argv]
+    assert env.paths.run_command.read_text() == (
+        "keystone-manage bootstrap --bootstrap-region-id 'Region One *'"
+    )
+    env.apply({"command": "plain string"})
+    assert not env.paths.run_argv.exists()
+
+
+def test_without_tracking_the_image_files_are_left_unsaved(env: Env) -> None:
+    dest = env.root / "etc" / "service.conf"
+    dest.parent.mkdir()
+    dest.write_text("image version\n")
+    env.source("service.conf", "configured\n")
+    paths = sc.Paths(
+        env.paths.config_dir, env.paths.run_command, env.paths.configured,
+        env.paths.defaults_dir, track_defaults=False,
+    )  # fmt: skip
+    entry = {"source": str(env.src / "service.conf"), "dest": str(dest), "owner": "root",
+             "perm": "0600"}  # fmt: skip
+    sc.apply({"command": "x", "config_files": [entry]}, "COPY_ALWAYS", paths)
+    assert dest.read_text() == "configured\n"
+    assert not env.paths.defaults_dir.exists()
+    assert sc.check({"command": "x", "config_files": [entry]}, paths) == []
 
 
 # --- config_files -------------------------------------------------------------------------

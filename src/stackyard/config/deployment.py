@@ -7,18 +7,21 @@ each with its file and key or line, before anything is changed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from stackyard.config.globals import Settings, load_globals
-from stackyard.config.ini import IniDocument, parse_ini, read_text
+from stackyard.config.ini import IniDocument, parse_ini, read_text, unreadable
 from stackyard.config.inventory import Inventory, load_inventory, validate_addresses
 from stackyard.config.passwords import URL_SAFE, load_passwords, missing_secrets
 from stackyard.errors import ConfigError
 from stackyard.images.catalog import load_catalog
+from stackyard.images.model import Catalog
 from stackyard.services.catalog import load_services
 from stackyard.services.model import Service
 
@@ -27,6 +30,8 @@ CONFIG_DIR_ENV = "STACKYARD_CONFIG_DIR"
 OVERRIDES = "config"
 T = TypeVar("T")
 GLOBAL_OVERRIDE = "global.conf"
+# passwords.yml key of the HMAC key that makes config digests safe to show in labels.
+DIGEST_KEY = "stackyard_digest_key"
 
 
 def config_dir(option: Path | None = None) -> Path:
@@ -51,6 +56,7 @@ class Deployment:
     overrides: dict[str, IniDocument]  # path relative to config/ -> document
     suite: str
     image_tag: str
+    image_users: dict[str, tuple[str, int, int]]  # image -> user it runs as: name, uid, gid
 
     @property
     def values(self) -> dict[str, object]:
@@ -63,7 +69,7 @@ def secret_names(services: dict[str, Service], names: tuple[str, ...] | None = N
     keys = {key for name in chosen for key in services[name].definition.secrets}
     in_urls = url_secret_names(services, chosen)
     # Creating a service's database needs the server's admin password.
-    return keys | in_urls | ({"database_password"} if in_urls else set())
+    return keys | in_urls | ({"database_password"} if in_urls else set()) | {DIGEST_KEY}
 
 
 def url_secret_names(services: dict[str, Service], names: tuple[str, ...]) -> set[str]:
@@ -78,6 +84,7 @@ def load_deployment(
     services_root: Path | None = None,
     images_root: Path | None = None,
 ) -> Deployment:
+    _check_config_dir(directory)
     images = load_catalog(images_root)
     services = load_services(services_root, images=images.images)
     defaults = {name: s.definition.enabled for name, s in services.items()}
@@ -114,6 +121,13 @@ def load_deployment(
             f"{directory / 'globals.yml'}: enable_mariadb is no, so database_address (and "
             "database_port, database_user, and database_password in passwords.yml) must name "
             "the external database server"
+        )
+    if "mariadb" not in enabled and values.database_address and _local(values.database_address):
+        errors.append(
+            f"{directory / 'globals.yml'}: database_address: {values.database_address!r} is "
+            "this machine's own address, and the services run in containers, where it means "
+            "the container itself; with enable_mariadb: no, use an address the containers can "
+            "reach (the database server's, or this host's address on network_interface)"
         )
     for key in overrides:
         parts = Path(key).parts
@@ -155,7 +169,49 @@ def load_deployment(
         overrides=overrides,
         suite=suite,
         image_tag=values.openstack_tag or f"{values.openstack_release}-{suite}",
+        image_users={name: _image_user(spec.user, images) for name, spec in images.images.items()},
     )
+
+
+def _image_user(user: str, images: Catalog) -> tuple[str, int, int]:
+    if user == "root":
+        return "root", 0, 0
+    return user, images.users[user].uid, images.users[user].gid
+
+
+def _check_config_dir(directory: Path) -> None:
+    """A missing folder is said as such (rather than as missing secrets), with how to start."""
+    try:
+        mode = directory.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{directory}: the config folder does not exist; `stackyard genpwd --config-dir "
+            f"{directory}` creates it with the secrets (passwords.yml); globals.yml, for "
+            "settings other than the defaults, and inventory are optional"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(unreadable(directory, exc)) from None
+    if not stat.S_ISDIR(mode):
+        raise ConfigError(
+            f"{directory}: not a folder; the config folder holds globals.yml, passwords.yml, "
+            "inventory and config/"
+        )
+
+
+def _local(address: str) -> bool:
+    """Whether address means "this machine" (a loopback or unspecified address, localhost)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        name = address.lower().rstrip(".")
+        return (
+            name in ("localhost", "ip6-localhost", "ip6-loopback")
+            or name.startswith("localhost.")
+            or name.endswith(".localhost")
+        )
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
+        parsed = parsed.ipv4_mapped
+    return parsed.is_loopback or parsed.is_unspecified
 
 
 def _collect(errors: list[str], load: Callable[[], T]) -> T | None:
@@ -174,8 +230,10 @@ def _inventory(directory: Path, option: Path | None) -> Inventory:
 
 
 def load_overrides(root: Path, services: dict[str, Service]) -> dict[str, IniDocument]:
-    """Parse every override file; one that would merge into nothing is an error (a typo)."""
-    if not root.is_dir():
+    """Parse every override file; one that would merge into nothing is an error (a typo), and
+    so is anything under config/ that cannot be read (a broken symlink, an unreadable folder):
+    left out, it would silently not apply."""
+    if not os.path.lexists(root):
         return {}
     mergeable = {
         (name, Path(config.dest).name)
@@ -187,7 +245,7 @@ def load_overrides(root: Path, services: dict[str, Service]) -> dict[str, IniDoc
     basenames = sorted({base for _, base in mergeable})
     overrides: dict[str, IniDocument] = {}
     errors: list[str] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(_files(root, errors, frozenset())):
         relative = path.relative_to(root)
         parts = relative.parts
         fits = (
@@ -209,3 +267,28 @@ def load_overrides(root: Path, services: dict[str, Service]) -> dict[str, IniDoc
     if errors:
         raise ConfigError("\n".join(errors))
     return overrides
+
+
+def _files(folder: Path, errors: list[str], above: frozenset[tuple[int, int]]) -> Iterator[Path]:
+    """Every file under folder, symlinks followed; what cannot be read is added to errors."""
+    try:
+        info = folder.stat()
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as exc:
+        errors.append(unreadable(folder, exc))
+        return
+    here = (info.st_dev, info.st_ino)
+    if here in above:
+        errors.append(f"{folder}: a symlink to a folder that contains it (a loop); remove it")
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            mode = path.stat().st_mode  # follows a symlink
+        except OSError as exc:  # a broken symlink or a loop
+            errors.append(unreadable(path, exc))
+            continue
+        if stat.S_ISDIR(mode):
+            yield from _files(path, errors, above | {here})
+        else:
+            yield path

@@ -3,12 +3,17 @@
 Validated as a whole before anything changes: an unknown key gets a "did you mean", a wrong
 type names the key, its line and what would be valid. `enable_<service>` keys are accepted for
 the services the catalog knows, so adding a service adds its switch without code here.
+
+As in kolla-ansible, a value may refer to other settings: `"{{ kolla_internal_vip_address }}"`.
+Only such references are supported (no filters, expressions or statements); they are replaced
+before the values are validated, so an IP address field gets an IP address.
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +25,16 @@ from stackyard.errors import ConfigError
 
 TRUE = {"yes", "true", "on", "1"}
 FALSE = {"no", "false", "off", "0"}
+# `{{ setting }}`, the one kind of Jinja globals.yml may hold, and where any kind starts.
+_REFERENCE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_JINJA = re.compile(r"\{\{|\{%|\{#")
+# The parts of an image reference, REGISTRY/NAMESPACE/IMAGE:TAG, as the container engine reads
+# them (github.com/distribution/reference): anything else fails only when an image is pulled.
+_HOST_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_REGISTRY = re.compile(rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?")
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+_NAMESPACE = re.compile(rf"{_PATH_PART}(?:/{_PATH_PART})*")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 def parse_flag(value: object) -> bool:
@@ -56,10 +71,24 @@ class Globals(BaseModel):
     keystone_admin_user: str = "admin"
     keystone_admin_project: str = "admin"
     fernet_token_expiry: Annotated[int, Field(ge=60)] = 86400
+    # How long after expiry a token may still be validated (keystone's allow_expired_window,
+    # for long-running operations), and how often the keys rotate: keystone keeps
+    # (expiry + window) / interval + 2 keys, so every token stays valid for its whole life.
+    fernet_token_allow_expired_window: Annotated[int, Field(ge=0)] = 172800
+    fernet_key_rotation_interval: Annotated[int, Field(ge=60)] | None = None
+    # Every container's log is rotated by the engine (json-file max-size / max-file), and its
+    # process count bounded; kolla-ansible's names for the first two.
+    docker_log_max_size: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmg]$")] = "50m"
+    docker_log_max_file: Annotated[int, Field(ge=1, le=100)] = 5
+    container_pids_limit: Annotated[int, Field(ge=16)] = 4096
     keepalived_virtual_router_id: Annotated[int, Field(ge=1, le=255)] = 51
     enable_container_healthchecks: bool = True
+    # Every section and option of the config/ override files must be one the service reads
+    # (as oslo-config-generator listed them in its image when it was built); `no` merges
+    # them unchecked, for options no list has (a plugin installed by a template override).
+    config_override_check: bool = True
 
-    @field_validator("enable_container_healthchecks", mode="before")
+    @field_validator("enable_container_healthchecks", "config_override_check", mode="before")
     @classmethod
     def _flag(cls, value: object) -> bool:
         return parse_flag(value)
@@ -85,6 +114,52 @@ class Globals(BaseModel):
                     raise ValueError(f"{value!r} is not an IP address or host name") from None
         return value
 
+    @field_validator("docker_registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        if not value or _REGISTRY.fullmatch(value):  # "" is no registry, as it always was
+            return value
+        scheme, _, rest = value.rpartition("://")
+        host, _, path = rest.partition("/")
+        path = path.rstrip("/")
+        if not _REGISTRY.fullmatch(host) or (path and not _NAMESPACE.fullmatch(path)):
+            raise ValueError(
+                "a registry is HOST[:PORT]: a host name (letters, digits, - and .) or an IP "
+                "address, then optionally : and a port number"
+            )
+        fixes = ["drop the scheme"] if scheme else []
+        if path:
+            fixes.append("move the path to docker_namespace")
+        elif not scheme:
+            fixes.append("drop the /")
+        namespace = f", docker_namespace: {path}" if path else ""
+        raise ValueError(
+            f"a registry is HOST[:PORT], so {' and '.join(fixes)}: docker_registry: "
+            f"{host}{namespace}"
+        )
+
+    @field_validator("docker_namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if _NAMESPACE.fullmatch(value):
+            return value
+        if _NAMESPACE.fullmatch(value.lower()):
+            raise ValueError(f"a namespace is lowercase: docker_namespace: {value.lower()}")
+        raise ValueError(
+            "a namespace is lowercase letters and digits, with single . or _, double _ or "
+            "any number of - between them, in parts separated by / (such as my-org/openstack)"
+        )
+
+    @field_validator("openstack_tag")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        if not value or _TAG.fullmatch(value):  # "" is the default tag, as it always was
+            return value
+        raise ValueError(
+            "a tag is 1 to 128 letters, digits, _ . and -, not starting with . or - "
+            "(such as 2025.1-trixie)"
+        )
+
 
 class Settings(BaseModel):
     """globals.yml validated, with the service switches resolved."""
@@ -102,31 +177,97 @@ def load_globals(path: Path, services: dict[str, bool], missing_ok: bool = True)
 
 def validate_globals(mapping: YamlMapping, services: dict[str, bool]) -> Settings:
     switches = {f"enable_{name}": name for name in services}
+    defaults: dict[str, object] = {name: f.default for name, f in Globals.model_fields.items()}
+    defaults.update({switch: services[name] for switch, name in switches.items()})
     plain: dict[str, Any] = {}
     enabled = dict(services)
     errors: list[str] = []
-    known = sorted(set(Globals.model_fields) | set(switches))
-    for key, value in mapping.values.items():
+    resolved, templates = _resolve(mapping, defaults, errors)
+    for key in mapping.values:
+        if key not in defaults:
+            errors.append(f"{mapping.where(key)}: unknown key {key!r}{_suggest(key, defaults)}")
+            continue
+        if key not in resolved:  # a reference that cannot be replaced: reported
+            continue
+        value = resolved[key]
         if key in switches:
             try:
                 enabled[switches[key]] = parse_flag(value)
             except ValueError as exc:
                 errors.append(f"{mapping.where(key)}: {key}: {exc}")
-        elif key in Globals.model_fields:
-            plain[key] = value
         else:
-            errors.append(f"{mapping.where(key)}: unknown key {key!r}{_suggest(key, known)}")
+            plain[key] = value
     try:
         values = Globals(**plain)
     except ValidationError as exc:
         for error in exc.errors():
             key = str(error["loc"][0]) if error["loc"] else "?"
             message = str(error["msg"]).removeprefix("Value error, ")
-            errors.append(f"{mapping.where(key)}: {key}: {message} (got {error['input']!r})")
+            got = repr(error["input"]) + (f" from {templates[key]!r}" if key in templates else "")
+            errors.append(f"{mapping.where(key)}: {key}: {message} (got {got})")
         values = Globals()
     if errors:
         raise ConfigError("\n".join(sorted(errors)))
     return Settings(values=values, enabled=enabled)
+
+
+def _resolve(
+    mapping: YamlMapping, defaults: dict[str, object], errors: list[str]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """The known keys of mapping with their `{{ setting }}` references replaced (a setting not
+    in the file has its default), and the original text of each value that had any. A key
+    whose references cannot be replaced is left out, and errors say why, once."""
+    done: dict[str, object] = {}
+    templates: dict[str, str] = {}
+    failed: set[str] = set()
+
+    def resolve(key: str, chain: tuple[str, ...]) -> bool:
+        """Whether key resolves (into done); if not, an error says why, once."""
+        where = f"{mapping.where(key)}: {key}"
+        if key in chain:
+            cycle = " -> ".join((*chain[chain.index(key) :], key))
+            errors.append(f"{where}: the references form a cycle ({cycle}); set one of them")
+            return False
+        if key in done or key in failed:
+            return key in done
+        raw = mapping.values.get(key, defaults[key])
+        if not isinstance(raw, str) or not _JINJA.search(raw):
+            done[key] = raw
+            return True
+        failed.add(key)  # until it is resolved below
+        if _JINJA.search(_REFERENCE.sub("", raw)):
+            errors.append(
+                f"{where}: only `{{{{ other_setting }}}}` references are supported, not "
+                f"filters, expressions, lookups or statements (got {raw!r})"
+            )
+            return False
+        pieces, end = [], 0
+        for match in _REFERENCE.finditer(raw):
+            name = match[1]
+            if name not in defaults:
+                suggestion = _suggest(name, defaults)
+                errors.append(f"{where}: {{{{ {name} }}}} is not a setting{suggestion}")
+                return False
+            if not resolve(name, (*chain, key)):
+                return False  # that error is reported
+            value = done[name]
+            if value is None:
+                errors.append(f"{where}: {{{{ {name} }}}} has no value; set {name}")
+                return False
+            if isinstance(value, list | dict):
+                errors.append(f"{where}: {{{{ {name} }}}} is a list or mapping, not one value")
+                return False
+            pieces += [raw[end : match.start()], str(value)]
+            end = match.end()
+        failed.discard(key)
+        done[key] = "".join(pieces) + raw[end:]
+        templates[key] = raw
+        return True
+
+    for key in mapping.values:
+        if key in defaults:
+            resolve(key, ())
+    return done, templates
 
 
 def _suggest(key: str, known: Iterable[str]) -> str:

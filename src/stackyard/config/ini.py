@@ -7,10 +7,18 @@ multi-valued, indented lines continue a value), merges them per `[section] key` 
 result back deterministically, so a rendered file parses back to the same document.
 
 Values are kept verbatim (quotes included): the service's own oslo.config interprets them.
+Control characters other than tab are refused: they are invisible in an editor and in a log.
+
+`read_text` is how every operator file is read: a regular file of at most MAX_BYTES, whose
+problems (missing, a broken symlink, unreadable, not UTF-8) are ConfigErrors naming it.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +30,11 @@ Section = Mapping[str, tuple[str, ...]]
 
 _COMMENT = ("#", ";")
 _INDENT = "    "
+# Below 0x20 except tab and line feed (which ends a line), and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+# Settings files are a few kilobytes; this refuses a wrong file (a log, an image) before it is
+# read into memory.
+MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -76,7 +89,9 @@ def parse_ini(text: str, source: str) -> IniDocument:
         where = f"{source}:{number}"
         if not stripped or stripped.startswith(_COMMENT):
             last = None
-        elif line[0].isspace():
+            continue
+        _refuse_control(line, where)
+        if line[0].isspace():
             if last is None:
                 raise ConfigError(
                     f"{where}: indented line {_show(stripped)} has no value to continue; "
@@ -155,23 +170,66 @@ def get(doc: IniDocument, section: str, key: str) -> str | None:
     return values[-1] if values else None
 
 
-def read_text(path: Path) -> str:
-    """The UTF-8 text of an operator's file (a leading byte-order mark is dropped)."""
+def read_text(path: Path, *, secret: bool = False) -> str:
+    """The UTF-8 text of an operator's file (a leading byte-order mark is dropped); `secret`
+    keeps a byte of the file out of an encoding error."""
+    return decode(read_bytes(path), path, secret=secret)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The content of a regular file of at most MAX_BYTES. A FIFO or device is refused before
+    it is read: reading one could block or never end."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a file") from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise ConfigError(unreadable(path, exc)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"{path}: is a directory, expected a file")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"{path}: not a regular file (a pipe, socket or device)")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(unreadable(path, exc)) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BYTES:
+        raise ConfigError(
+            f"{path}: larger than {MAX_BYTES // 1024 // 1024} MiB, the most a settings file "
+            "may hold; check that this is the right file"
+        )
+    return data
+
+
+def decode(data: bytes, path: Path, *, secret: bool = False) -> str:
+    """UTF-8 text without a leading byte-order mark; an error names the line."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x}); save the file as UTF-8"
-        ) from None
+        byte = "" if secret else f" (byte {data[exc.start]:#04x})"
+        raise ConfigError(f"{path}:{line}: not UTF-8 text{byte}; save the file as UTF-8") from None
+
+
+def unreadable(path: Path, exc: OSError) -> str:
+    """Why path cannot be read, and what to do, as an error message."""
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return (
+            f"{path}: a symlink to {os.readlink(path)}, which does not exist; point it at an "
+            "existing file or remove it"
+        )
+    if exc.errno == errno.ENOENT:
+        return f"{path}: file does not exist"
+    if exc.errno == errno.ELOOP:
+        return f"{path}: a symlink loop (following it never reaches a file); remove it"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (
+            f"{path}: cannot read ({exc.strerror}); make it readable by the user running "
+            "stackyard, or remove it"
+        )
+    return f"{path}: cannot read ({exc.strerror or exc})"
 
 
 def _header(line: str, where: str) -> str:
@@ -198,10 +256,10 @@ def _ordered(doc: IniDocument) -> list[tuple[str, list[tuple[str, tuple[str, ...
 
 
 def _check_section(name: str) -> None:
-    if not name or name != name.strip() or "\n" in name:
+    if not name or name != name.strip() or "\n" in name or _CONTROL.search(name):
         raise ConfigError(
-            f"section name {name!r} cannot be written to an INI file; "
-            "it must be non-empty, one line, without leading or trailing whitespace"
+            f"section name {name!r} cannot be written to an INI file; it must be non-empty, "
+            "one line, without leading or trailing whitespace or control characters"
         )
 
 
@@ -212,23 +270,44 @@ def _check_key(section: str, key: str) -> None:
         or "\n" in key
         or "=" in key
         or key.startswith(("[", *_COMMENT))
+        or _CONTROL.search(key)
     ):
         raise ConfigError(
             f"[{section}] key {key!r} cannot be written to an INI file; a key is non-empty, "
-            "one line without `=`, no leading or trailing whitespace, and does not start "
-            "with `[`, `#` or `;`"
+            "one line without `=` or control characters, no leading or trailing whitespace, "
+            "and does not start with `[`, `#` or `;`"
         )
 
 
 def _check_value(section: str, key: str, value: str) -> None:
     first, *rest = value.split("\n")
-    if first != first.strip() or not all(_continuable(line) for line in rest):
+    if (
+        first != first.strip()
+        or not all(_continuable(line) for line in rest)
+        or _CONTROL.search(value)
+    ):
         raise ConfigError(
             f"[{section}] {key}: value {value!r} cannot be written to an INI file; lines of "
-            "a value have no leading or trailing whitespace, and lines after the first are "
-            "non-empty and do not start with `#` or `;`"
+            "a value have no leading or trailing whitespace or control characters, and lines "
+            "after the first are non-empty and do not start with `#` or `;`"
         )
 
 
 def _continuable(line: str) -> bool:
     return bool(line) and line == line.strip() and not line.startswith(_COMMENT)
+
+
+def _refuse_control(line: str, where: str) -> None:
+    found = _CONTROL.search(line)
+    if found is None:
+        return
+    if line.startswith("["):
+        part = "section header"
+    elif line[0].isspace() or -1 < line.find("=") < found.start():
+        part = "value"
+    else:
+        part = "key"
+    raise ConfigError(
+        f"{where}: control character {ord(found[0]):#04x} in the {part} (column "
+        f"{found.start() + 1}); remove it: tab is the only one allowed"
+    )

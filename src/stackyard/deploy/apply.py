@@ -96,6 +96,8 @@ class Applier:
         return self.generated / spec.name / spec.config_digest
 
     def write_config(self, host: str, spec: ContainerSpec) -> None:
+        """The container's config folder, private to the user it runs as: its start script
+        reads and copies the files itself, so it needs no privilege (and no sudo)."""
         target = self.config_path(spec)
         if target.is_dir():
             return
@@ -103,6 +105,9 @@ class Applier:
         shutil.rmtree(staging, ignore_errors=True)
         for name, text in self.desired.files[(host, spec.name)].items():
             write_private(staging / name, text)
+        uid, gid = (int(part) for part in (spec.user or "0:0").split(":"))
+        for path in [staging, *staging.rglob("*")]:
+            os.chown(path, uid, gid, follow_symlinks=False)
         staging.rename(target)
 
     def collect_garbage(self) -> None:

@@ -8,57 +8,74 @@ config digest computed, so a changed override recreates exactly the containers i
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from stackyard.config.deployment import GLOBAL_OVERRIDE, Deployment
+from stackyard.config.deployment import DIGEST_KEY, GLOBAL_OVERRIDE, Deployment
 from stackyard.config.ini import merge, parse_ini
 from stackyard.config.ini import render as render_ini
 from stackyard.deploy.model import (
     CONFIG_MOUNT,
+    LABEL_SPEC,
     ContainerSpec,
     DesiredState,
     HealthCheck,
     Kind,
     ServiceState,
+    keyed_digest,
 )
-from stackyard.deploy.templating import evaluate, render
+from stackyard.deploy.templating import evaluate, render, render_file
 from stackyard.errors import ConfigError
 from stackyard.ordering import dependency_order
 from stackyard.services.model import ContainerDef, Service
 
 TOOLBOX_IMAGE = "toolbox"
+# Secret variables: files under this folder of the config mount, copied by kolla_set_configs
+# to RUN_ENVIRONMENT (0600, the container's user), exported there by kolla_start.
+ENVIRONMENT = "environment"
+RUN_ENVIRONMENT = "/var/lib/kolla/run/environment"
+# A word of a command string: white space outside `{{ }}` separates words.
+COMMAND_WORD = re.compile(r"(?:\{\{.*?\}\}|\S)+")
+# Secrets at least this long are looked for in what the engine shows (environment, command,
+# labels); shorter ones would match ordinary words.
+SECRET_SCAN_LENGTH = 8
 
 # The `database:` strategy: create the database and its user, or update the user's password,
-# on the internal or an external server; retried while the server comes up.
+# on the internal server (through its socket: its root may log in from nowhere else) or an
+# external one; retried while the server comes up.
 DATABASE_SCRIPT = """\
 set -o errexit -o nounset -o pipefail
 password=${DB_PASSWORD//\\'/\\'\\'}
+if [[ -n ${DB_SOCKET:-} ]]; then
+    server=(--socket="$DB_SOCKET") where=$DB_SOCKET
+else
+    server=(--host="$DB_HOST" --port="$DB_PORT") where=$DB_HOST:$DB_PORT
+fi
 for attempt in $(seq 30); do
-    if answer=$(mariadb --host="$DB_HOST" --port="$DB_PORT" --user="$DB_ADMIN_USER" \\
+    if answer=$(mariadb "${server[@]}" --user="$DB_ADMIN_USER" \\
             --connect-timeout=5 --execute 'SELECT 1' 2>&1); then
         break
     fi
     case $answer in
         *"ERROR 2002"* | *"ERROR 2003"* | *"ERROR 2005"* | *"ERROR 2013"*)
-            echo "database server $DB_HOST:$DB_PORT not reachable yet (attempt $attempt)" >&2
+            echo "database server $where not reachable yet (attempt $attempt)" >&2
             sleep 2 ;;
         *)
             echo "$answer" >&2
-            echo "cannot log in to $DB_HOST:$DB_PORT as $DB_ADMIN_USER: check database_user" \\
+            echo "cannot log in to $where as $DB_ADMIN_USER: check database_user" \\
                 "and database_password in passwords.yml" >&2
             exit 1 ;;
     esac
 done
-mariadb --host="$DB_HOST" --port="$DB_PORT" --user="$DB_ADMIN_USER" <<SQL
+mariadb "${server[@]}" --user="$DB_ADMIN_USER" <<SQL
 CREATE DATABASE IF NOT EXISTS \\`$DB_NAME\\`;
 CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$password';
 ALTER USER '$DB_USER'@'%' IDENTIFIED BY '$password';
 GRANT ALL PRIVILEGES ON \\`$DB_NAME\\`.* TO '$DB_USER'@'%';
 SQL
-echo "database $DB_NAME and user $DB_USER ready on $DB_HOST:$DB_PORT"
+echo "database $DB_NAME and user $DB_USER ready on $where"
 """
 
 
@@ -68,6 +85,13 @@ class HostFacts:
 
     default_address: str  # used as the internal VIP when globals.yml sets none
     local_addresses: frozenset[str] = frozenset()
+    # Every IPv4 address of this host as (interface, "address/prefix length"), in the kernel's
+    # order: which subnets are local decides where a VIP can live.
+    interface_addresses: tuple[tuple[str, str], ...] = ()
+    # The kernel's neighbour table for the addresses keepalived would hold, as (address, who
+    # answers for it: "02:fc:00:00:00:05 on eth0 (STALE)", or "" when no machine does). An
+    # address not listed was not looked up.
+    neighbours: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +145,9 @@ def base_context(deployment: Deployment, facts: HostFacts) -> dict[str, Any]:
         kolla_internal_vip_address=vip,
         kolla_internal_vip_is_local=vip in facts.local_addresses,
         groups={g: deployment.inventory.hosts_in(g) for g in deployment.inventory.groups},
+        # The bridge every container joins unless it says otherwise (its interface has the
+        # same name, which the host firewall matches).
+        deployment_network=ContainerDef.model_fields["network"].default,
     )
     return context
 
@@ -188,6 +215,7 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
             for volume in service.definition.volumes:
                 volumes.setdefault(host, {})[volume] = name
         services[name] = ServiceState(name, tuple(service.definition.depends_on), per_host)
+    _refuse_exposed_secrets(deployment, services)
     return Desired(
         state=DesiredState(services),
         files=files,
@@ -203,6 +231,29 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
 
 def _where(service: Service) -> str:
     return f"{service.folder}/service.yaml"
+
+
+def _refuse_exposed_secrets(deployment: Deployment, services: dict[str, ServiceState]) -> None:
+    """No secret may reach what the engine shows anyone who can inspect a container (its
+    environment, command and labels): a definition that would put one there is refused, by
+    key and container, before anything runs. Secrets belong in config files or
+    `secret_environment`."""
+    secrets = {k: v for k, v in deployment.passwords.items() if len(v) >= SECRET_SCAN_LENGTH}
+    problems = []
+    for state in services.values():
+        for host, specs in state.containers.items():
+            for spec in specs:
+                shown = spec.labels()[LABEL_SPEC]
+                leaked = sorted(key for key, value in secrets.items() if value in shown
+                                or json.dumps(value)[1:-1] in shown)  # fmt: skip
+                problems += [
+                    f"{_where(deployment.services[state.name])}: {spec.name} on {host}: the "
+                    f"value of {key} would be visible in the container's environment, command "
+                    "or labels; pass it in a config file or `secret_environment`"
+                    for key in leaked
+                ]
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _active_services(deployment: Deployment, context: dict[str, Any]) -> list[str]:
@@ -251,7 +302,7 @@ def _host_containers(
     built: list[tuple[ContainerSpec, dict[str, str]]] = []
     jobs: list[str] = []
     if definition.database is not None:
-        built.append((_database_job(deployment, service, context), {}))
+        built.append(_database_job(deployment, service, host, context, frontends))
         jobs.append(built[-1][0].name)
     for job in definition.jobs:
         if job.when is None or evaluate(job.when, context, f"{_where(service)}: {job.name}: when"):
@@ -291,24 +342,30 @@ def _spec(
     def text(value: str, key: str) -> str:
         return render(value, context, f"{where}: {key}")
 
+    def merged(name: str) -> dict[str, str]:
+        """A mapping a job extends: the container's entries, then the job's own."""
+        inherited = getattr(base, name) if base is not None else {}
+        values = {**inherited, **getattr(own, name)}
+        return {k: text(v, f"{name}.{k}") for k, v in values.items()}
+
+    values = deployment.settings.values
     image = pick("image")
-    command = pick("command")
+    user = deployment.image_users.get(image, ("root", 0, 0))
     argv = pick("argv")
-    environment = {k: text(v, f"environment.{k}") for k, v in pick("environment").items()}
-    if base is not None and "environment" in own.model_fields_set:
-        environment = {
-            **{k: text(v, f"environment.{k}") for k, v in base.environment.items()},
-            **environment,
-        }
+    environment = merged("environment")
+    secret_environment = merged("secret_environment")
     files: dict[str, str] = {}
-    command_text = ""
+    command: tuple[str, ...] = ()
     if argv is None:
-        command_text = " ".join(text(command or "", "command").split())
-        if not command_text:
+        command = command_words(pick("command"), context, f"{where}: command")
+        if not command:
             raise ConfigError(f"{where}: needs a `command` (run by kolla_start) or `argv`")
         files = _config_files(deployment, service, host, pick("config_files"), context, where)
-        files["config.json"] = _config_json(command_text, pick("config_files"))
-        environment.setdefault("KOLLA_CONFIG_STRATEGY", deployment.settings.values.config_strategy)
+        files.update({f"{ENVIRONMENT}/{k}": v for k, v in secret_environment.items()})
+        files["config.json"] = _config_json(
+            command, pick("config_files"), secret_environment, user[0]
+        )
+        environment.setdefault("KOLLA_CONFIG_STRATEGY", values.config_strategy)
         environment.setdefault("KOLLA_SERVICE_NAME", service.name)
     ports = pick("ports")
     if ports == "frontends":
@@ -317,7 +374,7 @@ def _spec(
     check = pick("healthcheck") if not job else None
     network = pick("network")
     healthcheck = None
-    if check is not None and deployment.settings.values.enable_container_healthchecks:
+    if check is not None and values.enable_container_healthchecks:
         healthcheck = HealthCheck(
             tuple(text(t, "healthcheck.test") for t in check.test),
             check.interval,
@@ -325,12 +382,11 @@ def _spec(
             check.retries,
             check.start_period,
         )
-    secret_env = tuple(sorted(set(pick("secret_environment")) | set(own.secret_environment)))
     spec = ContainerSpec(
         name=own.name,
         service=service.name,
         image=image_reference(deployment, image),
-        command=command_text,
+        command=command,
         kind=Kind.JOB if job else Kind.SERVICE,
         argv=tuple(text(a, "argv") for a in argv or ()),
         environment=tuple(sorted(environment.items())),
@@ -339,16 +395,45 @@ def _spec(
         hostname=None if network == "host" else (pick("hostname") or own.name.replace("_", "-")),
         ports=tuple(text(p, "ports") for p in ports),
         healthcheck=healthcheck,
+        user=f"{user[1]}:{user[2]}",
         privileged=pick("privileged"),
-        cap_add=tuple(pick("cap_add")),
+        cap_add=tuple(sorted(pick("cap_add"))),
+        no_new_privileges=pick("no_new_privileges"),
         sysctls=tuple(sorted(pick("sysctls").items())),
         tmpfs=tuple(pick("tmpfs")),
-        config_digest=config_digest(files) if files else "",
+        ulimits=tuple(sorted(pick("ulimits").items())),
+        pids_limit=pick("pids_limit") or values.container_pids_limit,
+        memory_limit=pick("memory_limit"),
+        log_options=log_options(deployment),
+        config_digest=keyed_digest(digest_key(deployment), files) if files else "",
+        secret_digest=(
+            keyed_digest(digest_key(deployment), secret_environment) if secret_environment else ""
+        ),
         after=tuple(own.after) if own.after is not None else after,
         deadline=own.deadline if job else (check.deadline if check else 30.0),
-        secret_env=secret_env,
     )
     return spec, files
+
+
+def command_words(
+    command: str | list[str] | None, context: dict[str, Any], where: str
+) -> tuple[str, ...]:
+    """The argv of a command: a list item, or a word of a string (white space outside
+    `{{ }}` separates words), each rendered on its own, so a value holding spaces or `*`
+    stays one argument and is never globbed."""
+    if command is None:
+        return ()
+    words = COMMAND_WORD.findall(command) if isinstance(command, str) else command
+    return tuple(render(word, context, where) for word in words)
+
+
+def log_options(deployment: Deployment) -> tuple[tuple[str, str], ...]:
+    values = deployment.settings.values
+    return (("max-file", str(values.docker_log_max_file)), ("max-size", values.docker_log_max_size))
+
+
+def digest_key(deployment: Deployment) -> str:
+    return deployment.passwords[DIGEST_KEY]
 
 
 def _config_files(
@@ -362,19 +447,12 @@ def _config_files(
     files: dict[str, str] = {}
     for config in configs:
         name = config.dest.rsplit("/", 1)[1]
-        rendered = render(
-            service.templates[config.template], context, f"{service.folder}/{config.template}"
-        )
+        rendered = render_file(service.folder, service.templates, config.template, context)
         if config.merge == "ini":
             document = parse_ini(rendered, f"{service.folder}/{config.template} (rendered)")
             layers = [
                 deployment.overrides[key]
-                for key in (
-                    GLOBAL_OVERRIDE,
-                    name,
-                    f"{service.name}/{name}",
-                    f"{service.name}/{host}/{name}",
-                )
+                for key in override_layers(service.name, host, name)
                 if key in deployment.overrides
             ]
             rendered = render_ini(merge(document, *layers))
@@ -382,53 +460,69 @@ def _config_files(
     return files
 
 
-def _config_json(command: str, configs: list[Any]) -> str:
-    document = {
-        "command": command,
-        "config_files": [
-            {
-                "source": f"{CONFIG_MOUNT}/{c.dest.rsplit('/', 1)[1]}",
-                "dest": c.dest,
-                "owner": c.owner,
-                "perm": c.perm,
-            }
-            for c in configs
-        ],
-    }
+def override_layers(service: str, host: str, name: str) -> tuple[str, ...]:
+    """The override files (relative to config/) merged into a service's config file `name`
+    on a host, lowest precedence first."""
+    return (GLOBAL_OVERRIDE, name, f"{service}/{name}", f"{service}/{host}/{name}")
+
+
+def _config_json(
+    command: tuple[str, ...], configs: list[Any], secrets: dict[str, str], user: str
+) -> str:
+    """kolla_set_configs' instructions: the command as a list (one value, one argument), the
+    config files, and one 0600 file per secret variable for kolla_start to export."""
+    entries = [
+        {
+            "source": f"{CONFIG_MOUNT}/{c.dest.rsplit('/', 1)[1]}",
+            "dest": c.dest,
+            "owner": c.owner,
+            "perm": c.perm,
+        }
+        for c in configs
+    ] + [
+        {
+            "source": f"{CONFIG_MOUNT}/{ENVIRONMENT}/{name}",
+            "dest": f"{RUN_ENVIRONMENT}/{name}",
+            "owner": user,
+            "perm": "0600",
+        }
+        for name in sorted(secrets)
+    ]
+    document = {"command": list(command), "config_files": entries}
     return json.dumps(document, indent=4, sort_keys=True) + "\n"
 
 
-def config_digest(files: dict[str, str]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 def _database_job(
-    deployment: Deployment, service: Service, context: dict[str, Any]
-) -> ContainerSpec:
+    deployment: Deployment,
+    service: Service,
+    host: str,
+    context: dict[str, Any],
+    frontends: list[Frontend],
+) -> tuple[ContainerSpec, dict[str, str]]:
+    """The `database:` strategy as a job definition, built like any other container."""
     database = service.definition.database
     assert database is not None
     values = deployment.settings.values
-    environment = {
-        "DB_HOST": str(context["database_address"]),
-        "DB_PORT": str(values.database_port),
-        "DB_ADMIN_USER": values.database_user,
-        "MYSQL_PWD": deployment.passwords["database_password"],
-        "DB_NAME": database.name,
-        "DB_USER": database.user,
-        "DB_PASSWORD": deployment.passwords[database.password],
-    }
-    return ContainerSpec(
+    # mariadb declares the volume that holds its socket; an external server has none.
+    socket = context.get("database_socket_volume")
+    job = ContainerDef(
         name=f"{service.name}_database",
-        service=service.name,
-        image=image_reference(deployment, TOOLBOX_IMAGE),
-        command="",
-        kind=Kind.JOB,
-        argv=("bash", "-c", DATABASE_SCRIPT),
-        environment=tuple(sorted(environment.items())),
+        image=TOOLBOX_IMAGE,
+        command=["bash", "-c", "{% raw %}" + DATABASE_SCRIPT + "{% endraw %}"],
+        environment={
+            "DB_SOCKET": "/run/mysqld/mysqld.sock" if socket else "",
+            "DB_HOST": "{{ database_address }}",
+            "DB_PORT": str(values.database_port),
+            "DB_ADMIN_USER": "{{ database_user }}",
+            "DB_NAME": database.name,
+            "DB_USER": database.user,
+        },
+        secret_environment={
+            "MYSQL_PWD": "{{ database_password }}",
+            "DB_PASSWORD": "{{ " + database.password + " }}",
+        },
+        volumes=[f"{socket}:/run/mysqld"] if socket else [],
         hostname=f"{service.name}-database",
         deadline=120.0,
-        secret_env=("DB_PASSWORD", "MYSQL_PWD"),
     )
+    return _spec(deployment, service, host, job, None, True, context, frontends, ())

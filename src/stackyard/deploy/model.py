@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
 import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -27,7 +28,7 @@ CONFIG_MOUNT = "/var/lib/kolla/config_files"
 PREVIOUS = "-previous"
 # Orchestration hints: they say how to run a container, not what it is, so changing them
 # does not recreate anything and they are not part of the recorded spec.
-NOT_RECORDED = ("after", "deadline", "secret_env")
+NOT_RECORDED = ("after", "deadline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +50,15 @@ class ContainerSpec:
     """One container as it should run. Field order is the order changes are reported in.
 
     `command` is the service command kolla_start runs (from config.json); `argv` replaces the
-    image's command for containers that do not use kolla_start. Environment values named in
-    `secret_env` are recorded as digests, so labels never hold a secret.
+    image's command for containers that do not use kolla_start. Nothing here is secret: secrets
+    travel in the config files, which the spec knows only by a keyed digest. Every container
+    drops every capability but `cap_add`.
     """
 
     name: str
     service: str
     image: str
-    command: str
+    command: tuple[str, ...]
     kind: Kind = Kind.SERVICE
     argv: tuple[str, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
@@ -65,14 +67,22 @@ class ContainerSpec:
     hostname: str | None = None
     ports: tuple[str, ...] = ()  # HOST_IP:HOST_PORT:CONTAINER_PORT
     healthcheck: HealthCheck | None = None
+    user: str | None = None  # uid:gid the container runs as (and owns its config files)
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
+    no_new_privileges: bool = True
     sysctls: tuple[tuple[str, str], ...] = ()
     tmpfs: tuple[str, ...] = ()
-    config_digest: str = ""  # digest of the rendered config files the container mounts
+    ulimits: tuple[tuple[str, int], ...] = ()  # name, soft and hard limit
+    pids_limit: int | None = None
+    memory_limit: str | None = None
+    log_options: tuple[tuple[str, str], ...] = ()  # json-file driver options (rotation)
+    config_digest: str = ""  # keyed digest of the rendered config files the container mounts
+    # Keyed digest of the secret variables alone: a job runs again when one changes, though
+    # not when a config file it shares with its service does.
+    secret_digest: str = ""
     after: tuple[str, ...] = ()  # containers of the same service that must be ready first
     deadline: float = 90.0  # seconds to become healthy (service) or to exit (job)
-    secret_env: tuple[str, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         """Canonical JSON form, exactly as it reads back from the label (tuples are lists)."""
@@ -100,11 +110,8 @@ def _record_json(spec: ContainerSpec) -> str:
     for name in NOT_RECORDED:
         del record[name]
     record["kind"] = spec.kind.value
-    record["environment"] = {
-        key: secret_digest(value) if key in spec.secret_env else value
-        for key, value in spec.environment
-    }
-    record["sysctls"] = dict(spec.sysctls)
+    for name in ("environment", "sysctls", "ulimits", "log_options"):
+        record[name] = dict(getattr(spec, name))
     return canonical_json(record)
 
 
@@ -117,8 +124,13 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def secret_digest(value: str) -> str:
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+def keyed_digest(key: str, parts: dict[str, str]) -> str:
+    """HMAC-SHA256 of named texts: a digest of files that hold secrets, which a label may show
+    without letting anyone confirm a guessed password (they would need the key too)."""
+    mac = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    for name in sorted(parts):
+        mac.update(name.encode() + b"\0" + parts[name].encode() + b"\0")
+    return mac.hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

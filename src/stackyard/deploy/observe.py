@@ -35,8 +35,10 @@ def observe(engine: ContainerEngine, host: str) -> ObservedState:
     containers: dict[str, ObservedContainer] = {}
     for entry in engine.managed_containers():
         container = observed_container(entry, host)
+        # A job created but never started (a run killed in between) reports exit code 0 like
+        # one that succeeded: it has no exit code here, so it runs again.
         if container.labels.get(LABEL_KIND) == Kind.JOB.value and (
-            container.state is RunState.STOPPED
+            container.state is RunState.STOPPED and entry.get("State") != "created"
         ):
             record = engine.inspect(container.id)
             code = int(record["State"].get("ExitCode", -1)) if record else None

@@ -170,6 +170,8 @@ def _step(host: str, spec: ContainerSpec, current: ObservedContainer | None) -> 
     if job:
         if current.state is RunState.RUNNING:
             return Step(Action.RUN, host, spec.name, "did not finish", spec=spec)
+        if current.exit_code is None:
+            return Step(Action.RUN, host, spec.name, "never started", spec=spec)
         if current.exit_code != 0:
             cause = f"failed (exit {current.exit_code})"
             return Step(Action.RUN, host, spec.name, cause, spec=spec)

@@ -27,6 +27,7 @@ from stackyard.errors import EngineError
 
 NANOSECONDS = 1_000_000_000
 MANAGED = {LABEL_MANAGED: "true"}
+BRIDGE_NAME = "com.docker.network.bridge.name"
 # The engine's words when a published port is in use by a process outside it.
 _PORT_TAKEN = re.compile(
     r"listen tcp[46]? (\S+): bind: address already in use|Bind for (\S+) failed"
@@ -60,14 +61,22 @@ def create_arguments(api: Any, spec: ContainerSpec, config_dir: str | None) -> d
         port_bindings=port_bindings or None,
         network_mode=spec.network,
         privileged=spec.privileged,
+        # Nothing but what the service declared: not even the engine's default set.
+        cap_drop=["ALL"],
         cap_add=list(spec.cap_add) or None,
+        security_opt=["no-new-privileges"] if spec.no_new_privileges else None,
         sysctls=dict(spec.sysctls) or None,
         tmpfs=list(spec.tmpfs) or None,
+        ulimits=[docker.types.Ulimit(name=n, soft=v, hard=v) for n, v in spec.ulimits] or None,
+        pids_limit=spec.pids_limit,
+        mem_limit=spec.memory_limit,
+        log_config=docker.types.LogConfig(type="json-file", config=dict(spec.log_options)),
         restart_policy=({"Name": "no"} if spec.kind is Kind.JOB else {"Name": "unless-stopped"}),
     )
     arguments: dict[str, Any] = {
         "image": spec.image,
         "name": spec.name,
+        "user": spec.user,
         "hostname": spec.hostname,
         "environment": dict(spec.environment),
         "labels": spec.labels(),
@@ -149,13 +158,26 @@ class ContainerEngine:
     # changes ---------------------------------------------------------------------------------
 
     def ensure_network(self, name: str) -> None:
-        if not self._call(f"find network {name}", self.api.networks, names=[name]):
+        """A bridge network whose host interface has the network's name, so the host
+        firewall can tell the deployment's traffic apart."""
+        found = [n for n in self._call(f"find network {name}", self.api.networks, names=[name])
+                 if n.get("Name") == name]  # fmt: skip
+        if not found:
             self._call(
                 f"create network {name}",
                 self.api.create_network,
                 name,
                 driver="bridge",
+                options={BRIDGE_NAME: name},
                 labels=MANAGED,
+            )
+            return
+        record = self._call(f"inspect network {name}", self.api.inspect_network, name)
+        if (record.get("Options") or {}).get(BRIDGE_NAME) != name:
+            raise EngineError(
+                f"network {name} was made by an earlier stackyard without a bridge named "
+                f"{name}, which the host firewall needs: run `stackyard destroy "
+                f"--yes-i-really-really-mean-it` (the data volumes stay) and deploy again"
             )
 
     def ensure_volume(self, name: str, service: str) -> None:

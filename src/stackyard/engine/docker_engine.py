@@ -6,8 +6,12 @@ operator can act on. Streams (build, push, pull) are read here and handed on lin
 
 from __future__ import annotations
 
+import io
 import logging
 import os
+import tarfile
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,11 @@ from stackyard.errors import EngineError
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 PROBE_API_VERSION = "1.24"  # /_ping exists in every engine stackyard supports
+MAX_READ = 16 * 2**20  # the largest file read_file copies out of an image
+# The label of the containers read_file makes; one older than STALE_READ seconds was left by
+# a run killed mid-read (a read takes well under a second).
+READ_LABEL = "stackyard.read-file"
+STALE_READ = 60
 LineSink = Callable[[str], None]
 
 
@@ -97,6 +106,70 @@ class DockerEngine:
                 return None
             raise EngineError(f"inspect image {ref}: {exc.explanation or exc}") from None
         return result
+
+    def read_file(self, image: str, path: str) -> bytes | None:
+        """The content of the regular file at `path` in `image`, or None when the image does
+        not exist here or has no regular file there. The image is not run: a container is
+        created from it (never started), the file copied out of it, the container removed;
+        one a killed run left is removed by the next read."""
+        what = f"read {path} from {image}"
+        self._remove_stale_reads()
+        name = f"stackyard-read-{uuid.uuid4().hex[:12]}"
+        try:
+            self.api.create_container(
+                image,
+                command=["true"],
+                name=name,
+                network_disabled=True,
+                labels={READ_LABEL: "true"},
+            )
+        except docker.errors.NotFound:  # no such image (ImageNotFound is a NotFound)
+            return None
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            raise self._failure(what, exc) from None
+        try:
+            archive = self._archive(name, path, what)
+        finally:
+            self._call(f"remove container {name}", self.api.remove_container, name, force=True)
+        if archive is None:
+            return None
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member is not None and member.isfile() else None
+            return extracted.read() if extracted is not None else None
+
+    def _remove_stale_reads(self) -> None:
+        found = self._call(
+            "list containers", self.api.containers, all=True, filters={"label": READ_LABEL}
+        )
+        for entry in found or []:
+            if time.time() - float(entry.get("Created") or 0) > STALE_READ:
+                try:
+                    self.api.remove_container(entry["Id"], force=True)
+                except docker.errors.NotFound:
+                    pass  # removed meanwhile (by another run)
+                except docker.errors.APIError as exc:
+                    raise self._failure(f"remove container {entry['Id'][:12]}", exc) from None
+
+    def _archive(self, container: str, path: str, what: str) -> bytes | None:
+        """The engine's tar archive of path in a container; None when there is no such path."""
+        data = bytearray()
+        try:
+            chunks, _ = self.api.get_archive(container, path)
+            for chunk in chunks:
+                data += chunk
+                if len(data) > MAX_READ:
+                    raise EngineError(f"{what}: larger than {MAX_READ // 2**20} MiB")
+        except docker.errors.NotFound:
+            return None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise self._failure(what, exc) from None
+        return bytes(data)
+
+    def _failure(self, what: str, exc: Exception) -> EngineError:
+        if isinstance(exc, docker.errors.APIError):
+            return EngineError(f"{what}: {exc.explanation or exc}")
+        return EngineError(engine_lost(what, self.url, exc))
 
     def image_labels(self, ref: str) -> dict[str, str] | None:
         record = self.inspect_image(ref)

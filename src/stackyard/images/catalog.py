@@ -17,6 +17,9 @@ from stackyard.images.graph import check_acyclic
 from stackyard.images.model import Catalog, ImageSpec, UserSpec
 
 IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Written into a build step's command: plain paths and entry point names only.
+OSLO_CONFIG_FILE = re.compile(r"^(/[A-Za-z0-9_.@+-]+)+$")
+NAMESPACE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 def default_root() -> Path:
@@ -62,17 +65,51 @@ def _load_images(root: Path) -> list[ImageSpec]:
         if not (folder / "Dockerfile.j2").is_file():
             raise ConfigError(f"{folder}: image folder has no Dockerfile.j2")
         data = _mapping(meta)
-        unknown = set(data) - {"parent", "user"}
+        unknown = set(data) - {"parent", "user", "config_paths", "oslo_config"}
         if unknown:
-            raise ConfigError(f"{meta}: unknown key(s) {sorted(unknown)}; valid: parent, user")
+            raise ConfigError(
+                f"{meta}: unknown key(s) {sorted(unknown)}; valid: parent, user, config_paths, "
+                "oslo_config"
+            )
         parent = data.get("parent")
         user = data.get("user")
+        paths = data.get("config_paths", [])
         if parent is not None and not isinstance(parent, str):
             raise ConfigError(f"{meta}: parent must be an image name or null")
         if not isinstance(user, str):
             raise ConfigError(f"{meta}: user must name the user the image runs as (or root)")
-        specs.append(ImageSpec(folder.name, folder, parent, user))
+        if not isinstance(paths, list) or not all(
+            isinstance(p, str) and p.startswith("/") and " " not in p for p in paths
+        ):
+            raise ConfigError(f"{meta}: config_paths must be a list of absolute folder paths")
+        oslo_config = _oslo_config(meta, data.get("oslo_config", {}))
+        specs.append(ImageSpec(folder.name, folder, parent, user, tuple(paths), oslo_config))
     return specs
+
+
+def _oslo_config(meta: Path, value: object) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+    """`oslo_config`: {absolute file path: `installed` or a list of oslo.config namespaces}."""
+    usage = (
+        f"{meta}: oslo_config maps each oslo.config file (an absolute path) to `installed` "
+        "(every namespace in the image's oslo.config.opts entry points) or a list of namespaces"
+    )
+    if not isinstance(value, dict):
+        raise ConfigError(usage)
+    files: list[tuple[str, tuple[str, ...] | None]] = []
+    for path, namespaces in sorted(value.items(), key=lambda item: str(item[0])):
+        if not isinstance(path, str) or not OSLO_CONFIG_FILE.match(path):
+            raise ConfigError(f"{usage}; got {path!r}")
+        if namespaces == "installed":
+            files.append((path, None))
+        elif (
+            isinstance(namespaces, list)
+            and namespaces
+            and all(isinstance(n, str) and NAMESPACE.match(n) for n in namespaces)
+        ):
+            files.append((path, tuple(dict.fromkeys(namespaces))))
+        else:
+            raise ConfigError(f"{usage}; got {path}: {namespaces!r}")
+    return tuple(files)
 
 
 def _load_users(path: Path) -> dict[str, UserSpec]:

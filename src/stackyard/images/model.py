@@ -11,12 +11,17 @@ INSTALL_TYPES = ("binary", "source")
 
 @dataclass(frozen=True, slots=True)
 class ImageSpec:
-    """One image folder: its Dockerfile template, its parent and the user it runs as."""
+    """One image folder: its Dockerfile template, its parent, the user it runs as, the
+    folders that user must own to put its configuration in place without privilege, and its
+    oslo.config files, whose options the build lists (path, and the namespaces that register
+    them; None: every namespace installed)."""
 
     name: str
     folder: Path
     parent: str | None
     user: str
+    config_paths: tuple[str, ...] = ()
+    oslo_config: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
 
     @property
     def template(self) -> Path:

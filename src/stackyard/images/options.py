@@ -31,7 +31,9 @@ def make_options(
             f"unknown suite {suite!r}; choose one of {', '.join(sorted(catalog.suites))}"
         )
     if install_type not in INSTALL_TYPES:
-        raise ConfigError(f"unknown install type {install_type!r}; choose one of {INSTALL_TYPES}")
+        raise ConfigError(
+            f"unknown install type {install_type!r}; choose one of {', '.join(INSTALL_TYPES)}"
+        )
     if install_type == "source":
         raise ConfigError("install type 'source' is not available yet; use 'binary'")
     if not mirror.startswith(("http://", "https://")):

@@ -4,6 +4,12 @@ Each image template exposes named blocks (`<image>_header`, `<image>_packages`,
 `<image>_footer`, with `-` in the image name written `_`). An operator override file replaces
 or extends any of them with `{{ super() }}`, for every image at once, without copying a
 template: it is rendered as a child of each image template (`parent_template`).
+
+Every image then ends with `finish.j2`, which no template or override can leave out: it gives
+the image's user the folders its configuration goes into, strips setuid and setgid bits (no
+process in a container may gain privilege) and sets the user from `image.yaml`. Before it, an
+image whose `image.yaml` declares `oslo_config` gets a step, as root, that lists the options
+of those files into the image (`config_options.j2`, running `config_options.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from stackyard.errors import ConfigError, TemplateError
 from stackyard.images.model import BuildOptions, Catalog, ImageSpec
 
 OVERRIDE = "<override>"
+FINISH = "finish.j2"
+CONFIG_OPTIONS = "config_options.j2"
+CONFIG_OPTIONS_PROGRAM = "config_options.py"
 _EXTENDS = re.compile(r"{%-?\s*extends\s")
 
 
@@ -49,12 +58,23 @@ class Renderer:
         own = f"{spec.name}/Dockerfile.j2"
         name = OVERRIDE if self._override_source is not None else own
         try:
-            template = self.env.get_template(name)
-            return template.render({**variables, "parent_template": own})
+            text = self.env.get_template(name).render({**variables, "parent_template": own})
+            if spec.oslo_config:
+                step = self.env.get_template(CONFIG_OPTIONS)
+                program = {"program": self._program()}
+                text = text.rstrip("\n") + "\n\n" + step.render({**variables, **program})
+            return text.rstrip("\n") + "\n\n" + self.env.get_template(FINISH).render(variables)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"{exc.filename or name}:{exc.lineno}: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{_location(exc, own)}: {exc.message or exc}") from None
+
+    def _program(self) -> str:
+        path = self.catalog.root / CONFIG_OPTIONS_PROGRAM
+        try:
+            return path.read_text()
+        except OSError as exc:
+            raise TemplateError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def template_variables(
@@ -72,6 +92,13 @@ def template_variables(
         "namespace": options.namespace,
         "tag": options.tag,
         "ca_bundle": options.ca_bundle is not None,
+        "image_user": spec.user,
+        "config_paths": list(spec.config_paths),
+        # config_options.py's arguments: FILE=installed or FILE=namespace,namespace...
+        "oslo_config": [
+            f"{path}={'installed' if names is None else ','.join(names)}"
+            for path, names in spec.oslo_config
+        ],
         "users": {
             u.name: {"uid": u.uid, "gid": u.gid, "home": u.home or f"/var/lib/{u.name}"}
             for u in catalog.users.values()

@@ -64,6 +64,9 @@ def _load_one(folder: Path) -> Service:
                     f"in {folder}"
                 )
             templates[config.template] = template.read_text()
+    # Every template of the folder, so one may include another (shared sections).
+    for path in sorted(folder.glob("*.j2")):
+        templates.setdefault(path.name, path.read_text())
     return Service(name=folder.name, folder=str(folder), definition=definition, templates=templates)
 
 

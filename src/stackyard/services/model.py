@@ -5,17 +5,89 @@ HAProxy frontends, database and secrets. String values may use Jinja2 (`{{ datab
 and `when:` takes a Jinja2 expression, so a new service needs files only. The few behaviours
 that cannot be data are named strategies: `database:` (a database and its user, created by a
 toolbox job) and `ports: frontends` (publish every HAProxy frontend on the internal VIP).
+
+What a container may do is declared here too: every container starts with no capability and
+with no-new-privileges; `cap_add` names the few a service needs, and `no_new_privileges: false`
+is for the rare one whose start contract needs sudo. Secrets reach a container only as files
+(`secret_environment`), never in its environment, command or labels.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 PERM = re.compile(r"0?[0-7]{3}\Z")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+SIZE = re.compile(r"[1-9][0-9]*[kmg]\Z")
+# Linux capabilities a container may ask for (capabilities(7)), without the CAP_ prefix.
+CAPABILITIES = frozenset(
+    [
+        "AUDIT_CONTROL",
+        "AUDIT_READ",
+        "AUDIT_WRITE",
+        "BLOCK_SUSPEND",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "KILL",
+        "LEASE",
+        "LINUX_IMMUTABLE",
+        "MAC_ADMIN",
+        "MAC_OVERRIDE",
+        "MKNOD",
+        "NET_ADMIN",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_RAW",
+        "PERFMON",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_CHROOT",
+        "SYS_MODULE",
+        "SYS_NICE",
+        "SYS_PACCT",
+        "SYS_PTRACE",
+        "SYS_RAWIO",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "SYSLOG",
+        "WAKE_ALARM",
+    ]
+)
+ULIMITS = frozenset(
+    [
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+    ]
+)
 
 
 class _Strict(BaseModel):
@@ -63,10 +135,14 @@ class ContainerDef(_Strict):
     name: str
     image: str | None = None
     like: str | None = None  # jobs: start from this container's image, volumes and config
-    command: str | None = None  # service command, written to config.json for kolla_start
+    # The service command, written to config.json for kolla_start: a list keeps each value one
+    # argument; in a string, words are split on white space outside `{{ }}`, so a setting
+    # holding a space stays one argument either way.
+    command: str | list[str] | None = None
     argv: list[str] | None = None  # run this directly instead of kolla_start
     environment: dict[str, str] = {}
-    secret_environment: list[str] = []  # environment keys whose values are secrets
+    # Variables whose values are secrets: delivered as 0600 files kolla_start exports.
+    secret_environment: dict[str, str] = {}
     volumes: list[str] = []
     config_files: list[ConfigFileDef] = []
     healthcheck: HealthCheckDef | None = None
@@ -74,9 +150,12 @@ class ContainerDef(_Strict):
     hostname: str | None = None
     privileged: bool = False
     cap_add: list[str] = []
+    no_new_privileges: bool = True
     sysctls: dict[str, str] = {}
     tmpfs: list[str] = []
-    ulimits: dict[str, int] = {}
+    ulimits: dict[str, int] = {}  # soft and hard limit alike
+    pids_limit: Annotated[int, Field(ge=16)] | None = None  # default: container_pids_limit
+    memory_limit: str | None = None  # e.g. 512m, 2g
     ports: list[str] | Literal["frontends"] = []
     after: list[str] | None = None
     # A load balancer: this command prints its HAProxy `show stat` CSV, and a deploy waits
@@ -92,13 +171,45 @@ class ContainerDef(_Strict):
             raise ValueError(f"{value!r} must be lower-case letters, digits and _")
         return value
 
+    @field_validator("cap_add")
+    @classmethod
+    def _caps(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c.removeprefix("CAP_") not in CAPABILITIES]
+        if unknown:
+            raise ValueError(f"{unknown} are not Linux capabilities (see capabilities(7))")
+        return [c.removeprefix("CAP_") for c in value]
+
+    @field_validator("ulimits")
+    @classmethod
+    def _ulimits(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - ULIMITS)
+        if unknown:
+            raise ValueError(f"{unknown} are not limits; valid: {', '.join(sorted(ULIMITS))}")
+        return value
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None and not SIZE.match(value):
+            raise ValueError(f"{value!r} is not a size such as '512m' or '2g'")
+        return value
+
     @model_validator(mode="after")
     def _one_command(self) -> ContainerDef:
         if self.command is not None and self.argv is not None:
             raise ValueError("give `command` (run by kolla_start) or `argv`, not both")
-        unknown = sorted(set(self.secret_environment) - set(self.environment))
-        if unknown:
-            raise ValueError(f"secret_environment names {unknown}, which are not in environment")
+        bad = sorted(k for k in [*self.environment, *self.secret_environment]
+                     if not ENV_NAME.match(k))  # fmt: skip
+        if bad:
+            raise ValueError(f"{bad} are not environment variable names")
+        both = sorted(set(self.environment) & set(self.secret_environment))
+        if both:
+            raise ValueError(f"{both} are in both environment and secret_environment")
+        if self.secret_environment and self.argv is not None:
+            raise ValueError(
+                "secret_environment needs kolla_start (a `command`): with `argv` nothing "
+                "would read the secret files"
+            )
         return self
 
 
@@ -135,6 +246,24 @@ class ServiceDef(_Strict):
     frontends: list[FrontendDef] = []
     jobs: list[ContainerDef] = []
     containers: list[ContainerDef] = []
+
+    def merged_config_files(self, name: str) -> list[ConfigFileDef]:
+        """The config files operator overrides are merged into (`merge: ini`) of a container
+        or job: a job `like:` a container has the container's unless it names its own; one
+        run with `argv`, or one the service does not define (the database job), has none."""
+        containers = {c.name: c for c in self.containers}
+        own = containers.get(name) or next((j for j in self.jobs if j.name == name), None)
+        if own is None:
+            return []
+        base = containers.get(own.like) if own.like else None
+
+        def inherited(field: str) -> Any:
+            use_base = base is not None and field not in own.model_fields_set
+            return getattr(base if use_base else own, field)
+
+        if inherited("argv") is not None:
+            return []
+        return [c for c in inherited("config_files") if c.merge == "ini"]
 
 
 class Service(BaseModel):

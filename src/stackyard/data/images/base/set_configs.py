@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """kolla_set_configs: make a container's files match its configuration, then hand over.
 
-Every stackyard image runs this as root (``sudo -E kolla_set_configs`` in kolla_start) before
-its service starts. The deployment describes the container in ``config.yaml`` or
-``config.json`` under /var/lib/kolla/config_files (a read-only bind mount of the host's
-/etc/kolla/<service>); this script creates the declared directories and empty files, copies
-the declared configuration files into place with the declared owner and mode, fixes
-permissions, and writes the service command to /run_command, which kolla_start then execs.
+kolla_start runs this before its service starts: as the container's own user when the
+deployment made the config files readable for it (stackyard: no privilege needed), else as root
+through the one sudo rule (Kolla Ansible). The deployment describes the container in
+``config.yaml`` or ``config.json`` under /var/lib/kolla/config_files (a read-only bind mount of
+the host's /etc/kolla/<service>); this script creates the declared directories and empty files,
+copies the declared configuration files into place with the declared owner and mode, fixes
+permissions, and writes the service command to /run_command (as root) or
+/var/lib/kolla/run/command (as the service user), which kolla_start then execs. A command
+given as a list is also written NUL-separated beside it (``.argv``), so kolla_start passes
+each value as one argument.
 Keeping this behaviour (section 2 of the Kolla container contract) is what lets Kolla Ansible
 drive stackyard images and stackyard drive Kolla images.
 
@@ -30,6 +34,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import stat
 import sys
@@ -67,11 +72,32 @@ class Paths:
     run_command: Path = Path("/run_command")
     configured: Path = Path("/configured")
     defaults_dir: Path = Path("/etc/kolla/defaults")
+    # Saving and restoring the image's own files needs root (they are root's); without it the
+    # container is recreated whenever its configuration changes, so nothing needs restoring.
+    track_defaults: bool = True
 
     @property
     def state(self) -> Path:
         """JSON map of each copied destination to its saved image version (None: absent)."""
         return self.defaults_dir / "state"
+
+    @property
+    def run_argv(self) -> Path:
+        return self.run_command.with_name(self.run_command.name + ".argv")
+
+    @classmethod
+    def for_user(cls) -> "Paths":
+        """Kolla's paths as root; a folder the image gives its user otherwise (it cannot
+        write to / or to root's /etc/kolla/defaults, and must not: root reads them)."""
+        if os.geteuid() == 0:
+            return cls()
+        run = Path("/var/lib/kolla/run")
+        return cls(
+            run_command=run / "command",
+            configured=run / "configured",
+            defaults_dir=run / "defaults",
+            track_defaults=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -119,7 +145,7 @@ class Permission:
 class Config:
     """A validated configuration."""
 
-    command: str
+    command: str | tuple[str, ...]
     config_files: tuple[ConfigFile, ...]
     directories: tuple[Node, ...]
     files: tuple[Node, ...]
@@ -253,8 +279,10 @@ def _permission(entry: _Entry) -> Permission:
 def _parse(config: object) -> Config:
     top = _Entry(config, "config", TOP_KEYS)
     command = top.get("command")
-    if not isinstance(command, str) or not command.strip():
-        raise ConfigError(f"command: {command!r} is not a non-empty string")
+    if isinstance(command, list) and command and all(isinstance(a, str) for a in command):
+        command = tuple(command)
+    elif not isinstance(command, str) or not command.strip():
+        raise ConfigError(f"command: {command!r} is not a non-empty string or list of strings")
     return Config(
         command=command,
         config_files=tuple(map(_config_file, _items(top, "config_files", CONFIG_FILE_KEYS))),
@@ -501,11 +529,12 @@ def _make_files(nodes: tuple[Node, ...]) -> None:
 
 
 def _copy_config_files(copies: list[Copy], paths: Paths) -> None:
-    state = _load_state(paths)
-    _restore_defaults(state, {str(copy.dest) for copy in copies}, paths)
-    for copy in copies:
-        _record_default(copy.dest, state, paths)
-    _save_state(state, paths)
+    if paths.track_defaults:
+        state = _load_state(paths)
+        _restore_defaults(state, {str(copy.dest) for copy in copies}, paths)
+        for copy in copies:
+            _record_default(copy.dest, state, paths)
+        _save_state(state, paths)
     for copy in copies:
         _log("INFO", f"{'Merging' if copy.entry.merge else 'Copying'} {copy.source} to {copy.dest}")
         _transfer(copy.source, copy.dest, copy.entry.props, copy.entry.merge)
@@ -540,10 +569,20 @@ def _apply_permissions(entries: tuple[Permission, ...]) -> None:
                 _set_props(path, entry.props)
 
 
-def _write_command(command: str, run_command: Path) -> None:
-    _log("INFO", f"Writing the command to {run_command}")
-    run_command.write_text(command, encoding="utf-8")
-    run_command.chmod(0o644)
+def _command_text(command: str | tuple[str, ...]) -> str:
+    return command if isinstance(command, str) else shlex.join(command)
+
+
+def _write_command(command: str | tuple[str, ...], paths: Paths) -> None:
+    _log("INFO", f"Writing the command to {paths.run_command}")
+    paths.run_command.parent.mkdir(parents=True, exist_ok=True)
+    paths.run_command.write_text(_command_text(command), encoding="utf-8")
+    paths.run_command.chmod(0o644)
+    if isinstance(command, str):
+        paths.run_argv.unlink(missing_ok=True)
+    else:
+        paths.run_argv.write_bytes(b"".join(a.encode() + b"\0" for a in command))
+        paths.run_argv.chmod(0o644)
 
 
 def apply(config: dict[str, Any], strategy: str, paths: Paths) -> None:
@@ -558,7 +597,7 @@ def apply(config: dict[str, Any], strategy: str, paths: Paths) -> None:
     _make_files(parsed.files)
     _copy_config_files(copies, paths)
     _apply_permissions(parsed.permissions)
-    _write_command(parsed.command, paths.run_command)
+    _write_command(parsed.command, paths)
     if strategy == "COPY_ONCE":
         _log("INFO", f"Creating {paths.configured}: later starts keep this configuration")
         paths.configured.touch()
@@ -567,11 +606,11 @@ def apply(config: dict[str, Any], strategy: str, paths: Paths) -> None:
 # --- checking ---------------------------------------------------------------------------
 
 
-def _check_command(command: str, run_command: Path) -> list[str]:
+def _check_command(command: str | tuple[str, ...], run_command: Path) -> list[str]:
     if not run_command.is_file():
         return [f"{run_command}: missing, so the command was never written"]
-    written = run_command.read_text(encoding="utf-8")
-    return [] if written == command else [f"{run_command}: has {written!r}, config has {command!r}"]
+    written, text = run_command.read_text(encoding="utf-8"), _command_text(command)
+    return [] if written == text else [f"{run_command}: has {written!r}, config has {text!r}"]
 
 
 def _compare(source: Path, dest: Path, props: Props | None) -> list[str]:
@@ -628,7 +667,7 @@ def check(config: dict[str, Any], paths: Paths) -> list[str]:
     diffs = _check_command(parsed.command, paths.run_command)
     for copy in copies:
         diffs += _check_copy(copy)
-    return diffs + _check_state(copies, paths)
+    return diffs + (_check_state(copies, paths) if paths.track_defaults else [])
 
 
 def _report(diffs: list[str]) -> int:
@@ -650,7 +689,7 @@ def main(argv: list[str] | None = None, paths: Paths | None = None) -> int:
         help="change nothing; exit 0 if the container matches its configuration, else 1",
     )
     args = parser.parse_args(argv)
-    paths = paths or Paths()
+    paths = paths or Paths.for_user()
     try:
         config = load_config(paths.config_dir)
         if args.check:

@@ -1,6 +1,7 @@
 # Sourced by kolla_start as user mysql. One-shot modes:
 #   KOLLA_BOOTSTRAP  initialise an empty data directory and set the root password from
-#                    DB_ROOT_PASSWORD (root may also log in through the unix socket);
+#                    DB_ROOT_PASSWORD; root may log in only on this server's unix socket
+#                    (as OS user root, or with the password), never over the network;
 #   KOLLA_UPGRADE    run mariadb-upgrade after a MariaDB version change.
 # Each mode runs a private server (no networking), does its work, shuts it down and exits.
 
@@ -38,8 +39,6 @@ if [[ "${!KOLLA_BOOTSTRAP[*]}" ]]; then
     mariadb --socket=/run/mysqld/bootstrap.sock --user=mysql <<SQL
 SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';
 ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('${password}');
-CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY '${password}';
-GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;
 FLUSH PRIVILEGES;
 SQL
     mariadb_private_shutdown
