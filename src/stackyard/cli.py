@@ -23,7 +23,6 @@ from stackyard.images.builder import Builder
 from stackyard.images.catalog import load_catalog
 from stackyard.images.model import ImageSpec
 from stackyard.images.options import make_options
-from stackyard.progress import BuildProgress
 
 
 def _fail(exc: StackyardError) -> None:
@@ -121,6 +120,9 @@ def build(
             click.echo(_listing(catalog.images, names, list_dependencies, fmt))
             return
         engine = connect()
+        # rich is imported only by a build: every other command starts faster without it.
+        from stackyard.progress import BuildProgress
+
         progress = BuildProgress(names)
         try:
             result = Builder(engine, catalog, options, progress).build(names)

@@ -32,7 +32,7 @@ from stackyard.deploy.model import (
     RunState,
     keyed_digest,
 )
-from stackyard.deploy.observe import observe
+from stackyard.deploy.observe import observe, observed_container
 from stackyard.deploy.planner import plan
 from stackyard.deploy.report import NO_CHANGES, render_text, to_dict
 from stackyard.errors import ConfigError
@@ -212,6 +212,26 @@ def test_a_job_created_but_never_started_runs(tmp_path: Path) -> None:
     assert (Action.RUN, "mariadb_bootstrap", "never started") in [
         (s.action, s.container, s.cause) for s in steps
     ]
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "code", "health"),
+    [
+        ("exited", "Exited (0) 2 minutes ago", 0, None),
+        ("exited", "Exited (137) About an hour ago", 137, None),
+        ("created", "Created", None, None),
+        ("running", "Up 5 minutes (healthy)", None, "healthy"),
+        ("running", "Up 2 seconds (health: starting)", None, "starting"),
+        ("dead", "Dead", None, None),
+    ],
+)
+def test_the_container_list_gives_exit_codes_and_health(
+    state: str, status: str, code: int | None, health: str | None
+) -> None:
+    """A job's exit code comes from the list's status line: no inspect per job in a run."""
+    entry = {"Names": ["/x"], "Id": "i", "State": state, "Status": status, "Labels": {}}
+    seen = observed_container(entry, HOST)
+    assert (seen.exit_code, seen.health) == (code, health)
 
 
 # --- operator override files -------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""What the engine runs, as an ObservedState: one container list call, an inspect per finished
-job (the list does not carry exit codes), and one volume list call."""
+"""What the engine runs, as an ObservedState: one container list call (a finished job's exit
+code is read from its status line, "Exited (0) 2 minutes ago"; an inspect only where that
+line does not say), and one volume list call."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from stackyard.deploy.model import LABEL_KIND, Kind, ObservedContainer, Observed
 from stackyard.engine.containers import ContainerEngine
 
 _HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+_EXITED = re.compile(r"^Exited \((-?\d+)\)")
 
 
 def observed_container(entry: dict[str, Any], host: str) -> ObservedContainer:
     """One entry of the engine's container list (pure)."""
-    state = str(entry.get("State", ""))
-    match = _HEALTH.search(str(entry.get("Status", "")))
+    state, status = str(entry.get("State", "")), str(entry.get("Status", ""))
+    match = _HEALTH.search(status)
     health = None if match is None else match.group(1).removeprefix("health: ")
+    exited = _EXITED.match(status)
     if state == "restarting":
         health = "restarting"
     return ObservedContainer(
@@ -28,6 +31,7 @@ def observed_container(entry: dict[str, Any], host: str) -> ObservedContainer:
         labels=dict(entry.get("Labels") or {}),
         health=health,
         created=float(entry.get("Created") or 0),
+        exit_code=int(exited.group(1)) if exited else None,
     )
 
 
@@ -35,10 +39,13 @@ def observe(engine: ContainerEngine, host: str) -> ObservedState:
     containers: dict[str, ObservedContainer] = {}
     for entry in engine.managed_containers():
         container = observed_container(entry, host)
-        # A job created but never started (a run killed in between) reports exit code 0 like
-        # one that succeeded: it has no exit code here, so it runs again.
-        if container.labels.get(LABEL_KIND) == Kind.JOB.value and (
-            container.state is RunState.STOPPED and entry.get("State") != "created"
+        # A job created but never started (a run killed in between) has no exit code here
+        # (the engine would say 0, as for one that succeeded), so it runs again.
+        if (
+            container.labels.get(LABEL_KIND) == Kind.JOB.value
+            and container.state is RunState.STOPPED
+            and container.exit_code is None
+            and entry.get("State") != "created"
         ):
             record = engine.inspect(container.id)
             code = int(record["State"].get("ExitCode", -1)) if record else None
