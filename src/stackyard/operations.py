@@ -100,7 +100,8 @@ def plan(
 ) -> Planned:
     desired = desired or desired_state(deployment)
     check_overrides(deployment, desired, engine)
-    observed = observe(engine, local_host(deployment))
+    images = frozenset(spec.image for _, spec in desired.specs())
+    observed = observe(engine, local_host(deployment), images)
     changes = make_plan(desired.state, observed)
     return Planned(
         deployment, desired, observed, changes, settling(desired.state, observed, changes)

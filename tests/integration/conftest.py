@@ -76,6 +76,7 @@ def images_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def cloud(
+    request: pytest.FixtureRequest,
     cold_build: tuple[BuildOptions, BuildReport],
     engine: DockerEngine,
     catalog: Catalog,
@@ -83,13 +84,15 @@ def cloud(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cloud]:
     """A fresh all-in-one config dir (globals and passwords) on an empty engine; each test
-    module gets its own and destroys it, volumes included, at the end."""
+    module gets its own and destroys it, volumes included, at the end. Modules test the
+    identity plane unless they set CLOUD_GLOBALS (test_core_cloud.py deploys the core cloud)."""
     options, _ = cold_build
     # Earlier tests rebuild images from modified templates: deploy the shipped ones.
     report = Builder(engine, catalog, options).build(graph.select(catalog, [], []))
     assert report.ok
     cloud = Cloud(tmp_path_factory.mktemp("etc-stackyard"), client)
-    cloud.write_globals(docker_namespace=NAMESPACE)
+    settings = getattr(request.module, "CLOUD_GLOBALS", {"enable_openstack_core": "no"})
+    cloud.write_globals(docker_namespace=NAMESPACE, **settings)
     cloud.run("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
     cloud.write_passwords(OPERATOR_PASSWORDS)
     cloud.run("genpwd")

@@ -1,5 +1,6 @@
-"""A minimal Keystone v3 client over plain HTTP, for tests that must prove the API works
-through HAProxy without depending on the openstack CLI being installed on the host."""
+"""Minimal OpenStack API clients over plain HTTP (Keystone v3, and any API given a token), for
+tests that must prove the APIs work through HAProxy without depending on the openstack CLI
+being installed on the host."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ class KeystoneError(Exception):
 
 
 @dataclass
-class Keystone:
-    url: str  # http://VIP:5000
+class Api:
+    url: str  # http://VIP:PORT
     timeout: float = 10.0
 
     def request(
@@ -27,14 +28,17 @@ class Keystone:
         token: str | None = None,
         extra: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], Any]:
+        """JSON in and out; bytes as body are sent as they are (an image upload)."""
         parts = urlsplit(self.url)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
-        headers = {"Content-Type": "application/json", **(extra or {})}
+        raw_body = isinstance(body, bytes)
+        kind = "application/octet-stream" if raw_body else "application/json"
+        headers = {"Content-Type": kind, **(extra or {})}
         if token:
             headers["X-Auth-Token"] = token
+        payload = body if raw_body or body is None else json.dumps(body)
         try:
-            connection.request(method, path, json.dumps(body) if body is not None else None,
-                               headers)  # fmt: skip
+            connection.request(method, path, payload, headers)
             response = connection.getresponse()
             raw = response.read()
             headers = {k.lower(): v for k, v in response.getheaders()}
@@ -43,6 +47,9 @@ class Keystone:
         finally:
             connection.close()
 
+
+@dataclass
+class Keystone(Api):
     def token(self, user: str, password: str, project: str = "admin") -> str:
         body = {"auth": {
             "identity": {"methods": ["password"], "password": {"user": {

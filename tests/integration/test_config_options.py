@@ -31,9 +31,11 @@ def test_a_misspelt_override_is_refused_before_anything_changes(cloud: Cloud) ->
         assert "create keystone on localhost: not present" in cloud.run("plan").stdout
         # The opt-out merges what no list has.
         override.write_text("[tokne]\nexpiration = 7200\n")
-        cloud.write_globals(docker_namespace=NAMESPACE, config_override_check="no")
+        cloud.write_globals(
+            docker_namespace=NAMESPACE, enable_openstack_core="no", config_override_check="no"
+        )
         assert "create keystone on localhost: not present" in cloud.run("plan").stdout
     finally:
-        cloud.write_globals(docker_namespace=NAMESPACE)
+        cloud.write_globals(docker_namespace=NAMESPACE, enable_openstack_core="no")
         override.unlink()
     assert (managed(cloud.client), cloud.containers()) == before

@@ -32,9 +32,11 @@ from stackyard.images.catalog import load_catalog
 from stackyard.services.catalog import default_root, load_services
 
 FACTS = HostFacts(default_address="10.0.0.5", local_addresses=frozenset({"10.0.0.5"}))
-SERVICE_GROUPS = (
-    "baremetal", "haproxy", "keepalived", "keystone", "mariadb", "memcached", "rabbitmq"
-)  # fmt: skip
+SERVICE_GROUPS = tuple(sorted({s.definition.group for s in load_services().values()}))
+MERGED_FILES = sorted({
+    Path(c.dest).name for s in load_services().values()
+    for d in s.definition.containers for c in d.config_files if c.merge == "ini"
+})  # fmt: skip
 LOCAL = "localhost ansible_connection=local"
 
 
@@ -217,9 +219,8 @@ CASES: dict[str, Case] = {
     "no-passwords-file": Case(
         {"passwords.yml": None},
         (
-            "{dir}/passwords.yml: no value for database_password, keepalived_password, "
-            "keystone_admin_password, keystone_database_password, memcached_password, "
-            "rabbitmq_password, stackyard_digest_key; run `stackyard genpwd`",
+            f"{{dir}}/passwords.yml: no value for {', '.join(secret_keys())}; run "
+            "`stackyard genpwd`",
         ),
     ),
     "database-password-outside-url-characters": Case(
@@ -295,8 +296,9 @@ CASES: dict[str, Case] = {
     "inventory-undefined-child": Case(
         {"inventory": inventory() + "\n[keystone:children]\ncontroller\n"},
         (
-            "{dir}/inventory:26: `[keystone:children]` names group `controller`, which is never "
-            "defined; defined groups: all, ungrouped, control, baremetal, haproxy,",
+            f"{{dir}}/inventory:{3 + 3 * len(SERVICE_GROUPS) + 2}: `[keystone:children]` names "
+            "group `controller`, which is never defined; defined groups: all, ungrouped, "
+            f"control, {', '.join(SERVICE_GROUPS)}",
         ),
     ),
     # --- config/ override files --------------------------------------------------------------
@@ -319,7 +321,7 @@ CASES: dict[str, Case] = {
         (
             "{dir}/config/keystne.conf: matches no generated file; an override is "
             "config/global.conf, config/FILE, config/SERVICE/FILE or config/SERVICE/HOST/FILE, "
-            "where FILE is one of: keystone.conf",
+            f"where FILE is one of: {', '.join(MERGED_FILES)}",
         ),
     ),
     "override-for-the-wrong-service": Case(
@@ -549,7 +551,7 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "unknown-container-key": (
         replace_in("memcached/service.yaml", "    image: memcached\n", "    imag: memcached\n"),
-        "{root}/memcached/service.yaml:9: containers.0.imag: Extra inputs are not permitted",
+        "{root}/memcached/service.yaml:10: containers.0.imag: Extra inputs are not permitted",
     ),
     "depends-on-unknown-service": (
         replace_in("keystone/service.yaml", "[mariadb, memcached]", "[mariadb, memcache]"),
@@ -583,7 +585,7 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
             "    command: memcached",
             "    argv: [memcached]\n    command: memcached",
         ),
-        "{root}/memcached/service.yaml:9: containers.0: give `command` (run by kolla_start) or "
+        "{root}/memcached/service.yaml:10: containers.0: give `command` (run by kolla_start) or "
         "`argv`, not both",
     ),
     "secret-environment-also-in-environment": (
@@ -600,7 +602,7 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
             "    command: memcached -S",
             "    argv: [memcached]\n    #",
         ),
-        "{root}/memcached/service.yaml:9: containers.0: secret_environment needs kolla_start",
+        "{root}/memcached/service.yaml:10: containers.0: secret_environment needs kolla_start",
     ),
     "not-a-capability": (
         replace_in("host_firewall/service.yaml", "cap_add: [NET_ADMIN]", "cap_add: [NET_ADMIM]"),

@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -42,7 +43,8 @@ from tests.unit.test_planner import check_golden
 
 FACTS = HostFacts(default_address="10.0.0.5", local_addresses=frozenset({"10.0.0.5"}))
 HOST = "localhost"  # the packaged all-in-one inventory's only host
-GLOBALS = "docker_namespace: sytest\n"
+# The identity plane, which most tests here look at (the core cloud has tests of its own).
+GLOBALS = "docker_namespace: sytest\nenable_openstack_core: no\n"
 KEYSTONE_SERVICES = {"keystone", "keystone_fernet"}
 KEYSTONE_JOBS = {
     "keystone_database",
@@ -206,6 +208,9 @@ def test_a_job_created_but_never_started_runs(tmp_path: Path) -> None:
         def managed_volumes(self) -> dict[str, str]:
             return dict.fromkeys(desired.volumes[HOST], "1.0")
 
+        def image_ids(self, references: set[str]) -> dict[str, str]:
+            return {}
+
     seen = observe(Engine(), HOST)
     assert seen.containers[HOST]["mariadb_bootstrap"].exit_code is None
     steps = plan(desired.state, seen).steps
@@ -232,6 +237,33 @@ def test_the_container_list_gives_exit_codes_and_health(
     entry = {"Names": ["/x"], "Id": "i", "State": state, "Status": status, "Labels": {}}
     seen = observed_container(entry, HOST)
     assert (seen.exit_code, seen.health) == (code, health)
+
+
+def test_a_rebuilt_image_replaces_its_containers_and_reruns_its_jobs(tmp_path: Path) -> None:
+    """The spec names the image by reference; what the reference names now is the engine's:
+    after a rebuild (or a pull) under the same tag, what runs the old image is replaced."""
+    desired = desired_with(tmp_path)
+    observed = deployed(desired)
+    old, new = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    containers = {
+        host: {n: replace(c, image_id=old) for n, c in named.items()}
+        for host, named in observed.containers.items()
+    }
+    keystone = specs_by_name(desired)["keystone"].image
+    images = {HOST: {keystone: new}}
+    result = plan(desired.state, ObservedState(containers, observed.volumes, images))
+    assert {(s.action, s.container, s.cause) for s in result.steps} == {
+        (Action.RUN, "keystone_db_sync", "changed: image_id"),
+        (Action.RUN, "keystone_bootstrap", "changed: image_id"),
+        (Action.RUN, "keystone_cache_flush", "changed: image_id"),
+        (Action.RECREATE, "keystone", "changed: image_id"),
+    }
+    step = next(s for s in result.steps if s.container == "keystone")
+    assert [(c.field, c.current, c.desired) for c in step.changes] == [
+        ("image_id", "1" * 12, "2" * 12)
+    ]
+    same = plan(desired.state, ObservedState(containers, observed.volumes, {HOST: {keystone: old}}))
+    assert same.is_empty
 
 
 # --- operator override files -------------------------------------------------------------------

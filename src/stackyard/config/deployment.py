@@ -66,16 +66,22 @@ class Deployment:
 def secret_names(services: dict[str, Service], names: tuple[str, ...] | None = None) -> set[str]:
     """passwords.yml keys the given services (default: all) need."""
     chosen = tuple(services) if names is None else names
-    keys = {key for name in chosen for key in services[name].definition.secrets}
-    in_urls = url_secret_names(services, chosen)
+    definitions = [services[name].definition for name in chosen]
+    keys = {key for d in definitions for key in d.secrets}
+    keys |= {d.identity.password for d in definitions if d.identity is not None}
+    keys |= {x.password for d in definitions if d.identity for x in d.identity.domains}
     # Creating a service's database needs the server's admin password.
-    return keys | in_urls | ({"database_password"} if in_urls else set()) | {DIGEST_KEY}
+    admin = {"database_password"} if any(d.databases for d in definitions) else set()
+    return keys | url_secret_names(services, chosen) | admin | {DIGEST_KEY}
 
 
 def url_secret_names(services: dict[str, Service], names: tuple[str, ...]) -> set[str]:
-    """passwords.yml keys that end up inside the given services' database URLs."""
+    """passwords.yml keys that end up inside the given services' URLs (database connections,
+    message bus transport URLs)."""
     definitions = [services[name].definition for name in names]
-    return {d.database.password for d in definitions if d.database is not None}
+    return {db.password for d in definitions for db in d.databases} | {
+        key for d in definitions for key in d.url_secrets
+    }
 
 
 def load_deployment(
@@ -90,7 +96,8 @@ def load_deployment(
     defaults = {name: s.definition.enabled for name, s in services.items()}
     errors: list[str] = []
 
-    settings = _collect(errors, lambda: load_globals(directory / "globals.yml", defaults))
+    core = frozenset(name for name, s in services.items() if s.definition.core)
+    settings = _collect(errors, lambda: load_globals(directory / "globals.yml", defaults, core))
     inventory = _collect(errors, lambda: _inventory(directory, inventory_path))
     passwords_path = directory / "passwords.yml"
     passwords = _collect(errors, lambda: load_passwords(passwords_path, missing_ok=True))
@@ -148,13 +155,19 @@ def load_deployment(
             f"{passwords_path}: no value for {', '.join(missing)}; run `stackyard genpwd` to "
             "generate the missing secrets"
         )
+    databases = {db.password for n in enabled for db in services[n].definition.databases}
     for key in sorted(url_secret_names(services, enabled)):
         if not set(passwords.get(key) or "") <= URL_SAFE:
+            where = (
+                "a database connection URL, where other characters need %-escapes that "
+                "keystone-manage db_sync cannot read"
+                if key in databases
+                else "a connection URL (transport_url), where other characters need %-escapes"
+            )
             errors.append(
                 f"{passwords_path}: {key} may hold only letters, digits and - . _ ~: it is "
-                "written into a database connection URL, where other characters need %-escapes "
-                "that keystone-manage db_sync cannot read; choose another value, or delete the "
-                "line and run `stackyard genpwd`"
+                f"written into {where}; choose another value, or delete the line and run "
+                "`stackyard genpwd`"
             )
     if errors:
         raise ConfigError("\n".join(errors))

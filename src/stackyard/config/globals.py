@@ -83,12 +83,19 @@ class Globals(BaseModel):
     container_pids_limit: Annotated[int, Field(ge=16)] = 4096
     keepalived_virtual_router_id: Annotated[int, Field(ge=1, le=255)] = 51
     enable_container_healthchecks: bool = True
+    # The core cloud (kolla-ansible's switch): glance, placement, nova, neutron, heat, horizon.
+    enable_openstack_core: bool = True
     # Every section and option of the config/ override files must be one the service reads
     # (as oslo-config-generator listed them in its image when it was built); `no` merges
     # them unchecked, for options no list has (a plugin installed by a template override).
     config_override_check: bool = True
 
-    @field_validator("enable_container_healthchecks", "config_override_check", mode="before")
+    @field_validator(
+        "enable_container_healthchecks",
+        "config_override_check",
+        "enable_openstack_core",
+        mode="before",
+    )
     @classmethod
     def _flag(cls, value: object) -> bool:
         return parse_flag(value)
@@ -170,12 +177,20 @@ class Settings(BaseModel):
     enabled: dict[str, bool]
 
 
-def load_globals(path: Path, services: dict[str, bool], missing_ok: bool = True) -> Settings:
-    """Read globals.yml; `services` maps every known service to whether it is on by default."""
-    return validate_globals(load_mapping(path, missing_ok=missing_ok), services)
+def load_globals(
+    path: Path,
+    services: dict[str, bool],
+    core: frozenset[str] = frozenset(),
+    missing_ok: bool = True,
+) -> Settings:
+    """Read globals.yml; `services` maps every known service to whether it is on by default,
+    `core` names those that `enable_openstack_core` switches instead."""
+    return validate_globals(load_mapping(path, missing_ok=missing_ok), services, core)
 
 
-def validate_globals(mapping: YamlMapping, services: dict[str, bool]) -> Settings:
+def validate_globals(
+    mapping: YamlMapping, services: dict[str, bool], core: frozenset[str] = frozenset()
+) -> Settings:
     switches = {f"enable_{name}": name for name in services}
     defaults: dict[str, object] = {name: f.default for name, f in Globals.model_fields.items()}
     defaults.update({switch: services[name] for switch, name in switches.items()})
@@ -208,6 +223,11 @@ def validate_globals(mapping: YamlMapping, services: dict[str, bool]) -> Setting
         values = Globals()
     if errors:
         raise ConfigError("\n".join(sorted(errors)))
+    # kolla-ansible's switch for the core cloud: each core service follows it unless its own
+    # enable_<service> says otherwise (`enable_openstack_core: no` leaves the identity plane).
+    for name in core:
+        if f"enable_{name}" not in mapping.values:
+            enabled[name] = values.enable_openstack_core
     return Settings(values=values, enabled=enabled)
 
 

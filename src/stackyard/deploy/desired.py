@@ -16,6 +16,7 @@ from typing import Any
 from stackyard.config.deployment import DIGEST_KEY, GLOBAL_OVERRIDE, Deployment
 from stackyard.config.ini import merge, parse_ini
 from stackyard.config.ini import render as render_ini
+from stackyard.deploy import strategies
 from stackyard.deploy.model import (
     CONFIG_MOUNT,
     LABEL_SPEC,
@@ -31,7 +32,6 @@ from stackyard.errors import ConfigError
 from stackyard.ordering import dependency_order
 from stackyard.services.model import ContainerDef, Service
 
-TOOLBOX_IMAGE = "toolbox"
 # Secret variables: files under this folder of the config mount, copied by kolla_set_configs
 # to RUN_ENVIRONMENT (0600, the container's user), exported there by kolla_start.
 ENVIRONMENT = "environment"
@@ -41,42 +41,6 @@ COMMAND_WORD = re.compile(r"(?:\{\{.*?\}\}|\S)+")
 # Secrets at least this long are looked for in what the engine shows (environment, command,
 # labels); shorter ones would match ordinary words.
 SECRET_SCAN_LENGTH = 8
-
-# The `database:` strategy: create the database and its user, or update the user's password,
-# on the internal server (through its socket: its root may log in from nowhere else) or an
-# external one; retried while the server comes up.
-DATABASE_SCRIPT = """\
-set -o errexit -o nounset -o pipefail
-password=${DB_PASSWORD//\\'/\\'\\'}
-if [[ -n ${DB_SOCKET:-} ]]; then
-    server=(--socket="$DB_SOCKET") where=$DB_SOCKET
-else
-    server=(--host="$DB_HOST" --port="$DB_PORT") where=$DB_HOST:$DB_PORT
-fi
-for attempt in $(seq 30); do
-    if answer=$(mariadb "${server[@]}" --user="$DB_ADMIN_USER" \\
-            --connect-timeout=5 --execute 'SELECT 1' 2>&1); then
-        break
-    fi
-    case $answer in
-        *"ERROR 2002"* | *"ERROR 2003"* | *"ERROR 2005"* | *"ERROR 2013"*)
-            echo "database server $where not reachable yet (attempt $attempt)" >&2
-            sleep 2 ;;
-        *)
-            echo "$answer" >&2
-            echo "cannot log in to $where as $DB_ADMIN_USER: check database_user" \\
-                "and database_password in passwords.yml" >&2
-            exit 1 ;;
-    esac
-done
-mariadb "${server[@]}" --user="$DB_ADMIN_USER" <<SQL
-CREATE DATABASE IF NOT EXISTS \\`$DB_NAME\\`;
-CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$password';
-ALTER USER '$DB_USER'@'%' IDENTIFIED BY '$password';
-GRANT ALL PRIVILEGES ON \\`$DB_NAME\\`.* TO '$DB_USER'@'%';
-SQL
-echo "database $DB_NAME and user $DB_USER ready on $where"
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +162,16 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
         per_host: dict[str, tuple[ContainerSpec, ...]] = {}
         for host in deployment.inventory.hosts_in(service.definition.group):
             host_context = {**context, "inventory_hostname": host}
-            if service.definition.database is not None:
-                host_context["database"] = service.definition.database.model_dump()
+            identity = service.definition.identity
+            if identity is not None:
+                host_context["identity"] = {
+                    **identity.model_dump(),
+                    "secret": deployment.passwords[identity.password],
+                }
+            databases = [db.model_dump() for db in service.definition.databases]
+            host_context["databases"] = {db["name"]: db for db in databases}
+            if databases:
+                host_context["database"] = databases[0]
             built = _host_containers(deployment, service, host, host_context, frontends)
             per_host[host] = tuple(spec for spec, _ in built)
             for spec, rendered in built:
@@ -301,9 +273,9 @@ def _host_containers(
     containers = {c.name: c for c in definition.containers}
     built: list[tuple[ContainerSpec, dict[str, str]]] = []
     jobs: list[str] = []
-    if definition.database is not None:
-        built.append(_database_job(deployment, service, host, context, frontends))
-        jobs.append(built[-1][0].name)
+    for job in strategies.jobs(service.name, definition, context):
+        built.append(_spec(deployment, service, host, job, None, True, context, frontends, ()))
+        jobs.append(job.name)
     for job in definition.jobs:
         if job.when is None or evaluate(job.when, context, f"{_where(service)}: {job.name}: when"):
             base = containers[job.like] if job.like else None
@@ -490,39 +462,3 @@ def _config_json(
     ]
     document = {"command": list(command), "config_files": entries}
     return json.dumps(document, indent=4, sort_keys=True) + "\n"
-
-
-def _database_job(
-    deployment: Deployment,
-    service: Service,
-    host: str,
-    context: dict[str, Any],
-    frontends: list[Frontend],
-) -> tuple[ContainerSpec, dict[str, str]]:
-    """The `database:` strategy as a job definition, built like any other container."""
-    database = service.definition.database
-    assert database is not None
-    values = deployment.settings.values
-    # mariadb declares the volume that holds its socket; an external server has none.
-    socket = context.get("database_socket_volume")
-    job = ContainerDef(
-        name=f"{service.name}_database",
-        image=TOOLBOX_IMAGE,
-        command=["bash", "-c", "{% raw %}" + DATABASE_SCRIPT + "{% endraw %}"],
-        environment={
-            "DB_SOCKET": "/run/mysqld/mysqld.sock" if socket else "",
-            "DB_HOST": "{{ database_address }}",
-            "DB_PORT": str(values.database_port),
-            "DB_ADMIN_USER": "{{ database_user }}",
-            "DB_NAME": database.name,
-            "DB_USER": database.user,
-        },
-        secret_environment={
-            "MYSQL_PWD": "{{ database_password }}",
-            "DB_PASSWORD": "{{ " + database.password + " }}",
-        },
-        volumes=[f"{socket}:/run/mysqld"] if socket else [],
-        hostname=f"{service.name}-database",
-        deadline=120.0,
-    )
-    return _spec(deployment, service, host, job, None, True, context, frontends, ())

@@ -164,6 +164,7 @@ class ObservedContainer:
     exit_code: int | None = None  # for stopped containers: how they ended
     health: str | None = None  # healthy, unhealthy, starting, or None without a check
     created: float = 0.0  # Unix time the container was created
+    image_id: str = ""  # the image it was created from (sha256:...)
 
     @property
     def service(self) -> str | None:
@@ -182,6 +183,8 @@ class ObservedContainer:
 class ObservedState:
     containers: dict[str, dict[str, ObservedContainer]]  # host -> name -> container
     volumes: dict[str, dict[str, float]] = field(default_factory=dict)  # host -> name -> created
+    # host -> image reference -> the image it names there now (a rebuild or pull moves it)
+    images: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def get(self, host: str, name: str) -> ObservedContainer | None:
         return self.containers.get(host, {}).get(name)

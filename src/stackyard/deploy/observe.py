@@ -1,6 +1,7 @@
 """What the engine runs, as an ObservedState: one container list call (a finished job's exit
 code is read from its status line, "Exited (0) 2 minutes ago"; an inspect only where that
-line does not say), and one volume list call."""
+line does not say), one volume list call and one image list call (which image each desired
+reference names now)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,14 @@ def observed_container(entry: dict[str, Any], host: str) -> ObservedContainer:
         health=health,
         created=float(entry.get("Created") or 0),
         exit_code=int(exited.group(1)) if exited else None,
+        image_id=str(entry.get("ImageID") or ""),
     )
 
 
-def observe(engine: ContainerEngine, host: str) -> ObservedState:
+def observe(
+    engine: ContainerEngine, host: str, images: frozenset[str] = frozenset()
+) -> ObservedState:
+    """The engine's containers and volumes, and what each of `images` (references) names."""
     containers: dict[str, ObservedContainer] = {}
     for entry in engine.managed_containers():
         container = observed_container(entry, host)
@@ -52,8 +57,11 @@ def observe(engine: ContainerEngine, host: str) -> ObservedState:
             container = replace(container, exit_code=code)
         containers[container.name] = container
     volumes = {name: _unix_time(created) for name, created in engine.managed_volumes().items()}
+    named = engine.image_ids(set(images))
     return ObservedState(
-        {host: containers} if containers else {}, {host: volumes} if volumes else {}
+        {host: containers} if containers else {},
+        {host: volumes} if volumes else {},
+        {host: named} if named else {},
     )
 
 

@@ -64,7 +64,7 @@ def _service_steps(desired: DesiredState, observed: ObservedState, name: str) ->
     for host, specs in sorted(state.containers.items()):
         for spec in staged(specs):
             current = observed.get(host, spec.name)
-            step = _step(host, spec, current)
+            step = _step(host, spec, current, observed.images.get(host, {}).get(spec.image))
             if step is None and spec.kind is Kind.JOB and current is not None:
                 step = _data_recreated(host, spec, current, data, observed.volumes.get(host, {}))
             if spec.kind is Kind.SERVICE and observed.get(host, spec.name + PREVIOUS):
@@ -151,7 +151,11 @@ def settling(desired: DesiredState, observed: ObservedState, plan: Plan) -> list
     return waiting
 
 
-def _step(host: str, spec: ContainerSpec, current: ObservedContainer | None) -> Step | None:
+def _step(
+    host: str, spec: ContainerSpec, current: ObservedContainer | None, image_id: str | None
+) -> Step | None:
+    """What one container needs; `image_id` is what its image reference names now, so a
+    rebuilt or pulled image under the same tag replaces the container (and reruns a job)."""
     job = spec.kind is Kind.JOB
     replace = Action.RUN if job else Action.RECREATE
     if current is None:
@@ -164,6 +168,8 @@ def _step(host: str, spec: ContainerSpec, current: ObservedContainer | None) -> 
             cause = "created without a readable spec label"
             return Step(replace, host, spec.name, cause, spec=spec)
         changes = diff(recorded, spec.to_record(), JOB_IGNORED if job else frozenset())
+    if image_id and current.image_id and image_id != current.image_id:
+        changes.append(Change("image_id", current.image_id[7:19], image_id[7:19]))
     if changes:
         cause = "changed: " + ", ".join(sorted({c.field.split(".")[0] for c in changes}))
         return Step(replace, host, spec.name, cause, tuple(changes), spec)

@@ -149,6 +149,20 @@ class ContainerEngine:
             for v in sorted(volumes, key=_name)
         }
 
+    def image_ids(self, references: set[str]) -> dict[str, str]:
+        """reference -> the id of the image it names here, for those present (one call)."""
+        if not references:
+            return {}
+        answer = self._call(
+            "list images", self.api.images, filters={"reference": sorted(references)}
+        )
+        return {
+            tag: str(image["Id"])
+            for image in answer or []
+            for tag in image.get("RepoTags") or []
+            if tag in references
+        }
+
     def managed_networks(self) -> list[str]:
         answer = self._call(
             "list networks", self.api.networks, filters={"label": f"{LABEL_MANAGED}=true"}

@@ -9,8 +9,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from stackyard.config.yamlfile import load_mapping
+from stackyard.deploy import strategies
 from stackyard.errors import ConfigError
 from stackyard.services.model import NAME, ContainerDef, Service, ServiceDef
+
+# A folder of config sections services include (`{% include "common/x.j2" %}`); not a service.
+COMMON = "common"
 
 
 def default_root() -> Path:
@@ -64,9 +68,12 @@ def _load_one(folder: Path) -> Service:
                     f"in {folder}"
                 )
             templates[config.template] = template.read_text()
-    # Every template of the folder, so one may include another (shared sections).
+    # Every template of the folder, so one may include another (shared sections), and the
+    # sections every OpenStack service shares, as `common/<name>` (the `common` folder).
     for path in sorted(folder.glob("*.j2")):
         templates.setdefault(path.name, path.read_text())
+    for path in sorted((folder.parent / COMMON).glob("*.j2")):
+        templates[f"{COMMON}/{path.name}"] = path.read_text()
     return Service(name=folder.name, folder=str(folder), definition=definition, templates=templates)
 
 
@@ -89,9 +96,7 @@ def _cross_check(services: dict[str, Service], images: set[str] | None) -> list[
             owners[spec.name] = name
         for job in d.jobs:
             errors.extend(_check_job(where, job, containers))
-        steps = {s.name for s in own}
-        if d.database is not None:
-            steps.add(f"{name}_database")
+        steps = {s.name for s in own} | strategies.job_names(name, d)
         for spec in own:
             for other in spec.after or []:
                 if other not in steps:

@@ -3,8 +3,9 @@
 A service is data: its containers, one-shot jobs, volumes, health checks, config templates,
 HAProxy frontends, database and secrets. String values may use Jinja2 (`{{ database_address }}`)
 and `when:` takes a Jinja2 expression, so a new service needs files only. The few behaviours
-that cannot be data are named strategies: `database:` (a database and its user, created by a
-toolbox job) and `ports: frontends` (publish every HAProxy frontend on the internal VIP).
+that cannot be data are named strategies: `databases:` (each a database and its user, created
+by a toolbox job), `identity:` (a keystone user, roles and catalog entries, made by a toolbox
+job) and `ports: frontends` (publish every HAProxy frontend on the internal VIP).
 
 What a container may do is declared here too: every container starts with no capability and
 with no-new-privileges; `cap_add` names the few a service needs, and `no_new_privileges: false`
@@ -232,17 +233,51 @@ class DatabaseDef(_Strict):
     password: str  # key in passwords.yml
 
 
+class CatalogEntryDef(_Strict):
+    """A service in keystone's catalog, with its internal and public endpoint URLs."""
+
+    name: str
+    type: str
+    description: str = ""
+    internal: str
+    public: str
+
+
+class DomainDef(_Strict):
+    """A keystone domain the service manages, with its admin user (heat's stack users)."""
+
+    name: str
+    admin: str
+    password: str  # key in passwords.yml
+
+
+class IdentityDef(_Strict):
+    """The service's keystone user (in project `service`), its roles and catalog entries;
+    roles that must exist for its users (`extra_roles`) and domains it administers."""
+
+    user: str
+    password: str  # key in passwords.yml
+    roles: list[str] = ["admin", "service"]
+    services: list[CatalogEntryDef] = []
+    extra_roles: list[str] = []
+    domains: list[DomainDef] = []
+
+
 class ServiceDef(_Strict):
     description: str
     group: str
     enabled: bool = True  # the default of `enable_<name>` in globals.yml
+    core: bool = False  # part of the core cloud: `enable_openstack_core` is its default
     when: str | None = None  # deployed only when this Jinja2 expression is true
     depends_on: list[str] = []
     requires: list[str] = []  # globals.yml keys that must be set when the service is deployed
     secrets: list[str] = []
     volumes: list[str] = []  # named volumes holding the service's data
     vars: dict[str, str] = {}  # values every template can use, e.g. keystone_internal_url
-    database: DatabaseDef | None = None
+    # Secrets written into URLs (besides database passwords): letters, digits and - . _ ~ only.
+    url_secrets: list[str] = []
+    databases: list[DatabaseDef] = []
+    identity: IdentityDef | None = None
     frontends: list[FrontendDef] = []
     jobs: list[ContainerDef] = []
     containers: list[ContainerDef] = []
