@@ -144,7 +144,8 @@ def test_stackyard_pull_fetches_the_deployment_images(
         client.images.remove(f"{remote}:{options.tag}")
     (tmp_path / "globals.yml").write_text(
         f"docker_registry: '{registry}'\ndocker_namespace: {options.namespace}\n"
-        "enable_mariadb: 'no'\ndatabase_address: 192.0.2.9\nenable_rabbitmq: 'no'\n"
+        "enable_openstack_core: 'no'\nenable_mariadb: 'no'\ndatabase_address: 192.0.2.9\n"
+        "enable_rabbitmq: 'no'\n"
         "enable_keystone: 'no'\nenable_haproxy: 'no'\nenable_keepalived: 'no'\n"
     )
     cloud = Cloud(tmp_path, client)

@@ -280,7 +280,10 @@ def _host_containers(
         if job.when is None or evaluate(job.when, context, f"{_where(service)}: {job.name}: when"):
             base = containers[job.like] if job.like else None
             built.append(_spec(deployment, service, host, job, base, True, context, frontends, ()))
-            jobs.append(job.name)
+            # A job that follows one of the service's containers (it needs the running API)
+            # is not one the containers wait for.
+            if not set(job.after or ()) & containers.keys():
+                jobs.append(job.name)
     for container in definition.containers:
         where = f"{_where(service)}: {container.name}: when"
         if container.when is None or evaluate(container.when, context, where):
