@@ -317,6 +317,36 @@ def post_deploy(config_dir: Path | None, inventory: Path | None) -> None:
     click.echo(f"or: source {openrc}; openstack endpoint list")
 
 
+@main.command("init-runonce")
+@config_dir_option
+@inventory_option
+@click.option(
+    "--image",
+    metavar="FILE|URL",
+    help="The guest image to upload as `cirros` (default: the disk in the cirros image).",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Key pair mykey's public key [default: ~/.ssh/id_ed25519.pub, made when missing].",
+)
+def init_runonce(
+    config_dir: Path | None, inventory: Path | None, image: str | None, public_key: Path | None
+) -> None:
+    """Make what a first server needs (kolla-ansible's init-runonce): image, flavors, networks,
+    router, security group rules, key pair. Settings from the environment: EXT_NET_CIDR,
+    EXT_NET_RANGE, EXT_NET_GATEWAY, DEMO_NET_CIDR, ..."""
+    try:
+        if public_key is None:
+            public_key = operations.operator_key()
+        deployment = operations.load(config_dir, inventory)
+        desired = operations.desired_state(deployment)
+        operations.init_runonce(deployment, desired, _containers(), public_key, image, click.echo)
+    except StackyardError as exc:
+        _fail(exc)
+
+
 def _print_report(report: operations.CheckReport, fmt: str) -> None:
     if fmt == "json":
         _echo_json(

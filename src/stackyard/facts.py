@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import json
+import os
 import socket
 import subprocess
 from collections.abc import Iterable
+from pathlib import Path
 
 from stackyard.deploy.desired import HostFacts
 from stackyard.errors import ConfigError, HostError
@@ -100,9 +102,33 @@ def held_vips(found: list[str]) -> set[str]:
     }  # fmt: skip
 
 
+def kvm_usable() -> bool:
+    """/dev/kvm opens, on bare metal. In a virtual machine (the CPU flag `hypervisor`) nested
+    KVM is not trusted: on this project's machines it opens and then fails every guest
+    (QEMU cannot set the CPU's MSRs), so guests are emulated unless the operator sets
+    nova_compute_virt_type: kvm."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    try:
+        flags = next(
+            (line for line in Path("/proc/cpuinfo").read_text().splitlines()
+             if line.startswith("flags")), ""
+        )  # fmt: skip
+    except OSError:
+        return False
+    return "hypervisor" not in flags.split()
+
+
 def gather(network_interface: str | None) -> HostFacts:
-    """This host's addresses, and the one the internal VIP defaults to (one `ip` call)."""
-    return host_facts(interface_addresses(), network_interface, default_route_address())
+    """This host's addresses, the one the internal VIP defaults to (one `ip` call), and what
+    its kernel offers virtual machines and switches."""
+    facts = host_facts(interface_addresses(), network_interface, default_route_address())
+    return dataclasses.replace(
+        facts,
+        interfaces=frozenset(p.name for p in Path("/sys/class/net").iterdir()),
+        ovs_kernel_module=Path("/sys/module/openvswitch").is_dir(),
+        kvm=kvm_usable(),
+    )
 
 
 def host_facts(

@@ -8,9 +8,12 @@ on any OpenStack service already running.
 from __future__ import annotations
 
 import http.client
+import os
 import shlex
 import shutil
 import socket
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,18 +34,42 @@ from stackyard.config.deployment import (
 from stackyard.config.ini import read_text
 from stackyard.config.passwords import generate, write_private
 from stackyard.deploy.apply import Applier, StepResult
-from stackyard.deploy.desired import Desired, HostFacts, compute, override_layers
-from stackyard.deploy.model import LABEL_MANAGED, Kind, ObservedState, Plan, RunState, Step
+from stackyard.deploy.desired import (
+    Desired,
+    HostFacts,
+    compute,
+    image_reference,
+    override_layers,
+)
+from stackyard.deploy.model import (
+    LABEL_MANAGED,
+    Kind,
+    ObservedContainer,
+    ObservedState,
+    Plan,
+    RunState,
+    Step,
+)
 from stackyard.deploy.observe import observe
 from stackyard.deploy.planner import plan as make_plan
 from stackyard.deploy.planner import settling
-from stackyard.engine.containers import ContainerEngine
+from stackyard.deploy.strategies.database import TOOLBOX_IMAGE
+from stackyard.engine.containers import ContainerEngine, shared_sources
 from stackyard.errors import ConfigError, EngineError
 from stackyard.services.catalog import load_services
+from stackyard.services.model import ContainerDef
 
 Say = Callable[[str], None]
 GENERATED = "generated"
 CLOUD_NAME = "stackyard-admin"
+INIT_RUNONCE = Path(__file__).parent / "data" / "tools" / "init-runonce.sh"
+# init-runonce's settings an operator may give in the environment (kolla-ansible's names).
+INIT_RUNONCE_SETTINGS = frozenset(
+    ["EXT_NET_CIDR", "EXT_NET_RANGE", "EXT_NET_GATEWAY", "EXT_NET_PHYSNET", "DEMO_NET_CIDR",
+     "DEMO_NET_GATEWAY", "IMAGE_NAME", "IMAGE_FORMAT"]
+)  # fmt: skip
+GUEST_IMAGE = "cirros"
+GUEST_DISK = "/usr/share/stackyard/guest/cirros.qcow2"
 
 
 def _quiet(_line: str) -> None:
@@ -79,7 +106,8 @@ def _checked_host(deployment: Deployment) -> tuple[HostFacts, list[addresses.Che
     host = facts.gather(values.network_interface)
     host = facts.with_neighbours(host, addresses.neighbour_lookups(values, host, keepalived))
     globals_yml = deployment.config_dir / "globals.yml"
-    return host, addresses.check(values, host, globals_yml, keepalived)
+    neutron = "neutron" in deployment.enabled
+    return host, addresses.check(values, host, globals_yml, keepalived, neutron)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,11 +226,17 @@ def destroy(
     """Remove every stackyard container and network, and the generated config; named volumes
     (the data) only with include_volumes. Works from the engine's labels alone."""
     containers = []
+    shared: set[str] = set()
     for entry in engine.managed_containers():
         name = str(entry["Names"][0]).lstrip("/")
         say(f"  removing container {name}")
         engine.remove(name)
         containers.append(name)
+        spec = ObservedContainer(name, "", "", RunState.STOPPED, entry.get("Labels") or {})
+        shared.update(shared_sources(tuple((spec.recorded_spec() or {}).get("volumes", []))))
+    for folder in sorted(shared):
+        for namespace in engine.clear_shared_folder(folder):
+            say(f"  removing {folder}/{namespace}")
     networks = engine.managed_networks()
     for network in networks:
         say(f"  removing network {network}")
@@ -325,6 +359,78 @@ def post_deploy(deployment: Deployment, desired: Desired) -> list[Path]:
         ),
     )
     return [clouds, openrc]
+
+
+def operator_key() -> Path:
+    """The operator's SSH public key, ~/.ssh/id_ed25519.pub, made (with its private key, by
+    ssh-keygen) when missing."""
+    private = Path.home() / ".ssh" / "id_ed25519"
+    public = private.with_name("id_ed25519.pub")
+    if not public.is_file():
+        private.parent.mkdir(mode=0o700, exist_ok=True)
+        try:
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(private)],
+                           check=True, capture_output=True, text=True, timeout=60)  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ConfigError(
+                f"cannot make an SSH key in {private} ({exc}); give one with --public-key"
+            ) from None
+    return public
+
+
+def init_runonce(
+    deployment: Deployment,
+    desired: Desired,
+    engine: ContainerEngine,
+    public_key: Path,
+    image: str | None = None,
+    say: Say = _quiet,
+) -> None:
+    """What a new core cloud needs before its first server boots (kolla-ansible's
+    init-runonce: image, flavors, networks, router, security group rules, key pair), made by
+    the deployment's toolbox on the deployment network; idempotent. `image` is a file or an
+    http(s) URL; by default the guest disk in the deployment's cirros image."""
+    if "neutron" not in desired.state.services or "nova" not in desired.state.services:
+        raise ConfigError("init-runonce needs the core cloud: enable_neutron and enable_nova")
+    if not public_key.is_file():
+        raise ConfigError(f"{public_key}: no such public key (give one with --public-key)")
+    clouds, _ = post_deploy(deployment, desired)
+    toolbox = image_reference(deployment, TOOLBOX_IMAGE)
+    name, uid, gid = deployment.image_users.get(TOOLBOX_IMAGE, ("root", 0, 0))
+    environment = {k: v for k, v in os.environ.items() if k in INIT_RUNONCE_SETTINGS}
+    with tempfile.TemporaryDirectory(prefix="stackyard-init-") as work:
+        folder = Path(work)
+        files = {"clouds.yaml": clouds.read_bytes(), "key.pub": public_key.read_bytes(),
+                 "init-runonce.sh": INIT_RUNONCE.read_bytes()}  # fmt: skip
+        if image is not None and image.startswith(("http://", "https://")):
+            environment["IMAGE_URL"] = image
+        elif image is not None:
+            files["image"] = Path(image).read_bytes()
+        else:
+            guest = image_reference(deployment, GUEST_IMAGE)
+            data = engine.engine.read_file(guest, GUEST_DISK)
+            if data is None:
+                raise ConfigError(
+                    f"{guest} has no {GUEST_DISK}: build it (stackyard build cirros) or give "
+                    "--image FILE|URL"
+                )
+            files["image"] = data
+        for file_name, data in files.items():  # the folder is the caller's only (0700)
+            (folder / file_name).write_bytes(data)
+            (folder / file_name).chmod(0o600)
+        for path in [folder, *folder.iterdir()]:
+            os.chown(path, uid, gid)
+        code = engine.run_tool(
+            toolbox,
+            ["bash", "/init/init-runonce.sh"],
+            user=f"{uid}:{gid}",
+            binds=[f"{folder}:/init:ro"],
+            environment=environment,
+            network=ContainerDef.model_fields["network"].default,
+            on_line=say,
+        )
+    if code != 0:
+        raise EngineError(f"init-runonce failed in {toolbox} as {name} (exit {code})")
 
 
 def prechecks(deployment: Deployment, desired: Desired, engine: ContainerEngine) -> CheckReport:

@@ -161,7 +161,55 @@ def audit_files(config_dir: Path, client: docker.DockerClient) -> None:
 
 
 # Capability numbers (linux/capability.h) of those any service declares.
-CAPABILITY_BITS = {"NET_ADMIN": 12, "NET_BROADCAST": 11, "NET_RAW": 13}
+# Linux capability numbers (linux/capability.h), in their order.
+CAPABILITY_BITS = {
+    name: bit
+    for bit, name in enumerate(
+        [
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "DAC_READ_SEARCH",
+            "FOWNER",
+            "FSETID",
+            "KILL",
+            "SETGID",
+            "SETUID",
+            "SETPCAP",
+            "LINUX_IMMUTABLE",
+            "NET_BIND_SERVICE",
+            "NET_BROADCAST",
+            "NET_ADMIN",
+            "NET_RAW",
+            "IPC_LOCK",
+            "IPC_OWNER",
+            "SYS_MODULE",
+            "SYS_RAWIO",
+            "SYS_CHROOT",
+            "SYS_PTRACE",
+            "SYS_PACCT",
+            "SYS_ADMIN",
+            "SYS_BOOT",
+            "SYS_NICE",
+            "SYS_RESOURCE",
+            "SYS_TIME",
+            "SYS_TTY_CONFIG",
+            "MKNOD",
+            "LEASE",
+            "AUDIT_WRITE",
+            "AUDIT_CONTROL",
+            "SETFCAP",
+            "MAC_OVERRIDE",
+            "MAC_ADMIN",
+            "SYSLOG",
+            "WAKE_ALARM",
+            "BLOCK_SUSPEND",
+            "AUDIT_READ",
+            "PERFMON",
+            "BPF",
+            "CHECKPOINT_RESTORE",
+        ]
+    )
+}
 
 
 def audit_containers(client: docker.DockerClient, passwords: dict[str, str]) -> None:
@@ -196,10 +244,13 @@ def audit_containers(client: docker.DockerClient, passwords: dict[str, str]) -> 
             if attrs["RestartCount"]:
                 problems.append(f"{name}: restarted {attrs['RestartCount']} times")
             # Every process runs as the image's user: root only where the image says so
-            # (keepalived, the host firewall), with nothing but its declared capabilities.
+            # (keepalived, the host firewall, libvirt), with nothing but its declared
+            # capabilities; a root container's children may only drop to another user
+            # (libvirt's QEMU runs as qemu).
             uid = spec["user"].split(":")[0]
             top = container.top(ps_args="-eo pid,uid,comm")
-            others = [p for p in top["Processes"] if p[1] != uid]
+            others = [p for p in top["Processes"]
+                      if p[1] != uid and not (uid == "0" and p[1] != "0")]  # fmt: skip
             if others or attrs["Config"]["User"] != spec["user"]:
                 problems.append(f"{name}: processes not running as {uid}: {others}")
             code, status = container.exec_run(["cat", "/proc/1/status"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -18,7 +19,15 @@ from tests.integration.keystone_client import Api
 
 VIP = default_route_address()
 CLOUD_GLOBALS: dict[str, str] = {}  # the defaults: the core cloud
-APIS = {"keystone": 5000, "glance": 9292, "placement": 8778, "heat": 8004, "heat_cfn": 8000}
+APIS = {
+    "keystone": 5000,
+    "glance": 9292,
+    "placement": 8778,
+    "heat": 8004,
+    "heat_cfn": 8000,
+    "neutron": 9696,
+    "nova": 8774,
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +56,14 @@ def test_every_api_answers_through_haproxy_and_is_in_the_catalog(deployed: Cloud
         "placement": f"http://{VIP}:8778",
         "orchestration": f"http://{VIP}:8004/v1/{project}",
         "cloudformation": f"http://{VIP}:8000/v1",
+        "network": f"http://{VIP}:9696",
+        "compute": f"http://{VIP}:8774/v2.1",
     }
     for kind, url in paths.items():
         urls = {(e["interface"], e["url"]) for e in catalog[kind]["endpoints"]}
         assert urls == {("internal", url), ("public", url)}, kind
     # Each service has its own keystone user, which works with its password from passwords.yml.
-    for user in ("glance", "placement", "heat"):
+    for user in ("glance", "placement", "heat", "neutron", "nova"):
         deployed.keystone(VIP).token(user, deployed.passwords[f"{user}_keystone_password"],
                                      project="service")  # fmt: skip
 
@@ -141,3 +152,103 @@ def test_an_override_restarts_only_its_service(deployed: Cloud) -> None:
     finally:
         override.unlink()
     deployed.run("deploy")
+
+
+def openstack(cloud: Cloud, *args: str, timeout: float = 300) -> str:
+    """The openstack CLI on this host as the admin (clouds.yaml from post-deploy)."""
+    env = {**cloud.env(), "OS_CLIENT_CONFIG_FILE": str(cloud.config_dir / "clouds.yaml"),
+           "OS_CLOUD": "stackyard-admin"}  # fmt: skip
+    run = subprocess.run(["openstack", *args], capture_output=True, text=True, env=env,
+                         timeout=timeout, check=False)  # fmt: skip
+    assert run.returncode == 0, f"openstack {' '.join(args)}: {run.stderr}"
+    return run.stdout.strip()
+
+
+def test_a_server_boots_and_is_reached_over_its_floating_ip(deployed: Cloud) -> None:
+    """init-runonce's networks, router, flavor, image and key; a server on the tenant network
+    gets its address (OVN's DHCP), its key and name (the metadata agent and nova's metadata
+    API), and answers ping and SSH from this host through its floating IP (the router's NAT on
+    the provider network, whose bridge holds this host's address)."""
+    key = deployed.config_dir / "id_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                       check=True, timeout=60)  # fmt: skip
+    first = deployed.run("init-runonce", "--public-key", f"{key}.pub", timeout=900)
+    assert "creating provider network public1" in first.stdout, first.stdout
+    again = deployed.run("init-runonce", "--public-key", f"{key}.pub", timeout=900)
+    assert "creating" not in again.stdout and "ready:" in again.stdout, again.stdout
+    started = time.monotonic()
+    server = openstack(deployed, "server", "create", "--image", "cirros", "--flavor", "m1.tiny",
+                       "--key-name", "mykey", "--network", "demo-net", "--wait", "demo1",
+                       "-f", "value", "-c", "id", timeout=900)  # fmt: skip
+    active = time.monotonic() - started
+    address = openstack(deployed, "floating", "ip", "create", "public1", "-f", "value",
+                        "-c", "floating_ip_address")  # fmt: skip
+    openstack(deployed, "server", "add", "floating", "ip", server, address)
+    deadline = time.monotonic() + 600
+    ssh = ["ssh", "-i", str(key), "-o", "StrictHostKeyChecking=no", "-o",
+           "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
+           f"cirros@{address}"]  # fmt: skip
+    while True:
+        answer = subprocess.run([*ssh, "hostname"], capture_output=True, text=True,
+                                timeout=60, check=False)  # fmt: skip
+        if answer.returncode == 0:
+            break
+        assert time.monotonic() < deadline, answer.stderr + openstack(
+            deployed, "console", "log", "show", server
+        )
+        time.sleep(5)
+    reached = time.monotonic() - started
+    print(f"server ACTIVE after {active:.0f} s, SSH over its floating IP after {reached:.0f} s")
+    assert answer.stdout.strip().split(".")[0] == "demo1"
+    ping = subprocess.run(["ping", "-c", "3", "-W", "2", address], capture_output=True,
+                          text=True, timeout=30, check=False)  # fmt: skip
+    assert ping.returncode == 0, ping.stdout
+    console = openstack(deployed, "console", "log", "show", server)
+    assert "stackyard-guest: " in console
+    openstack(deployed, "server", "delete", "--wait", server, timeout=300)
+    openstack(deployed, "floating", "ip", "delete", address)
+
+
+def test_a_heat_stack_with_a_server_and_a_floating_ip(deployed: Cloud) -> None:
+    """Heat drives nova and neutron: a port on demo-net, a server on it and a floating IP
+    (init-runonce's resources, made by the test above), created and deleted as one stack."""
+    token = deployed.admin_token(VIP)
+    project = deployed.keystone(VIP).find(token, "project", "admin")
+    heat = api("heat")
+    template = {
+        "heat_template_version": "2021-04-16",
+        "resources": {
+            "port": {"type": "OS::Neutron::Port", "properties": {"network": "demo-net"}},
+            "server": {
+                "type": "OS::Nova::Server",
+                "properties": {
+                    "image": "cirros",
+                    "flavor": "m1.tiny",
+                    "networks": [{"port": {"get_resource": "port"}}],
+                },
+            },
+            "address": {
+                "type": "OS::Neutron::FloatingIP",
+                "properties": {"floating_network": "public1", "port_id": {"get_resource": "port"}},
+            },
+        },
+        "outputs": {"address": {"value": {"get_attr": ["address", "floating_ip_address"]}}},
+    }
+    status, _, created = heat.request(
+        "POST", f"/v1/{project}/stacks", {"stack_name": "s2", "template": template}, token
+    )
+    assert status == 201, created
+    stack = f"/v1/{project}/stacks/s2/{created['stack']['id']}"
+    deadline = time.monotonic() + 600
+    while (shown := heat.request("GET", stack, token=token)[2]["stack"])["stack_status"] in (
+        "CREATE_IN_PROGRESS",
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(2)
+    assert shown["stack_status"] == "CREATE_COMPLETE", shown["stack_status_reason"]
+    assert shown["outputs"][0]["output_value"].startswith("198.51.100.")
+    assert heat.request("DELETE", stack, token=token)[0] == 204
+    while heat.request("GET", stack, token=token)[2]["stack"]["stack_status"] != "DELETE_COMPLETE":
+        assert time.monotonic() < deadline
+        time.sleep(2)

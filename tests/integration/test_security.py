@@ -89,6 +89,10 @@ def test_host_users_reach_only_the_published_frontends(deployed: Cloud) -> None:
     as_nobody = probe(targets, NOBODY)
     assert set(as_nobody.values()) == {"ConnectionRefusedError"}, as_nobody
     assert probe([(VIP, 5000)], NOBODY) == {f"{VIP}:5000": "open"}
+    # The broker's frontend on the VIP is for the deployment (services on the host network):
+    # root only, not a host user.
+    assert probe([(VIP, 5672)], NOBODY) == {f"{VIP}:5672": "ConnectionRefusedError"}
+    assert probe([(VIP, 5672)], []) == {f"{VIP}:5672": "open"}
     front = subprocess.run([*NOBODY, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                             f"http://{VIP}:5000/v3"], capture_output=True, text=True)  # fmt: skip
     assert front.stdout == "200"

@@ -515,3 +515,49 @@ def test_a_vip_keepalived_holds_is_not_a_host_address() -> None:
     assert facts.host_facts(
         {"eth0": ["10.0.0.100/32", "10.0.0.5/24"]}, "eth0", "x"
     ).default_address == ("10.0.0.5")
+
+
+# --- the provider network ----------------------------------------------------------------------
+
+
+def provider_refusal(values: Globals, facts_: HostFacts) -> str:
+    with pytest.raises(ConfigError) as info:
+        check(values, facts_, GLOBALS, neutron=True)
+    return str(info.value)
+
+
+def test_the_default_provider_range_is_free_and_the_bridge_may_hold_it_already() -> None:
+    check(Globals(), host(None), GLOBALS, neutron=True)
+    deployed = dataclasses.replace(
+        host(None),
+        interface_addresses=(*host(None).interface_addresses, ("br-ex", "198.51.100.1/24")),
+    )
+    check(Globals(), deployed, GLOBALS, neutron=True)
+
+
+@pytest.mark.parametrize(
+    ("cidr", "clash"),
+    [("10.0.0.1/16", "10.0.0.0/24 on eth0"), ("172.17.5.1/24", "172.17.0.0/16 on docker0")],
+)
+def test_a_provider_range_that_overlaps_a_local_network_is_refused(cidr: str, clash: str) -> None:
+    values = Globals(neutron_bridge_address=cidr)
+    assert provider_refusal(values, host(None)) == (
+        f"{GLOBALS}: neutron_bridge_address: {cidr} overlaps {clash}, a network this host is on; "
+        "choose a range no local network uses, such as 198.51.100.1/24 (a documentation range)"
+    )
+    check(values, host(None), GLOBALS)  # without neutron the setting is not used
+
+
+def test_the_external_interface_must_exist_and_carry_no_address() -> None:
+    facts_ = dataclasses.replace(host("eth0"), interfaces=frozenset({"lo", "eth0", "eth1", "eth2"}))
+    check(Globals(neutron_external_interface="eth2", network_interface="eth0"), facts_, GLOBALS,
+          neutron=True)  # fmt: skip
+    assert provider_refusal(Globals(neutron_external_interface="eth9"), facts_) == (
+        f"{GLOBALS}: neutron_external_interface: 'eth9' is not an interface of this host; "
+        "interfaces: eth0, eth1, eth2, lo"
+    )
+    assert provider_refusal(Globals(neutron_external_interface="eth1"), facts_) == (
+        f"{GLOBALS}: neutron_external_interface: 'eth1' carries this host's address "
+        "192.168.50.10/24, 192.168.50.11/24: the switch takes the interface over, so give one "
+        "without an address (or leave it unset on an all-in-one)"
+    )

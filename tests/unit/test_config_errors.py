@@ -96,7 +96,7 @@ CASES: dict[str, Case] = {
         ),
     ),
     "unknown-enable-switch": Case(
-        {G: "enable_nova: yes\n"}, ("{dir}/globals.yml:1: unknown key 'enable_nova'",)
+        {G: "enable_octavia: yes\n"}, ("{dir}/globals.yml:1: unknown key 'enable_octavia'",)
     ),
     "enable-switch-typo": Case(
         {G: "enable_keystnoe: no\n"},
@@ -344,10 +344,10 @@ CASES: dict[str, Case] = {
         ("{dir}/config/keystone.conf:2: not UTF-8 text (byte 0xff); save the file as UTF-8",),
     ),
     "overrides-all-reported": Case(
-        {"config/keystone.conf": "oops\n", "config/nova.conf": "[DEFAULT]\n"},
+        {"config/keystone.conf": "oops\n", "config/octavia.conf": "[DEFAULT]\n"},
         (
             "{dir}/config/keystone.conf:1: cannot read `oops`",
-            "{dir}/config/nova.conf: matches no generated file",
+            "{dir}/config/octavia.conf: matches no generated file",
         ),
         lines=2,
     ),

@@ -611,7 +611,10 @@ def test_keepalived_holds_a_vip_that_is_not_local(tmp_path: Path) -> None:
     assert "        10.0.0.100 dev eth0\n" in conf
     assert "    virtual_router_id 51\n" in conf
     assert f"auth_pass {passwords()['keepalived_password'][:8]}\n" in conf
-    assert specs_by_name(desired)["haproxy"].ports == ("10.0.0.100:5000:5000",)
+    assert specs_by_name(desired)["haproxy"].ports == (
+        "10.0.0.100:5672:5672",
+        "10.0.0.100:5000:5000",
+    )
 
 
 def test_keepalived_needs_network_interface(tmp_path: Path) -> None:
@@ -679,11 +682,12 @@ def test_external_database_needs_an_address(tmp_path: Path) -> None:
 
 def test_haproxy_publishes_every_frontend_on_the_vip(tmp_path: Path) -> None:
     desired = desired_with(tmp_path)
-    assert [(f.name, f.port, f.backend_port) for f in desired.frontends] == [
-        ("keystone_internal", 5000, 5000)
+    assert [(f.name, f.port, f.backend_port, f.host_only) for f in desired.frontends] == [
+        ("rabbitmq", 5672, 5672, True),
+        ("keystone_internal", 5000, 5000, False),
     ]
     haproxy = specs_by_name(desired)["haproxy"]
-    assert haproxy.ports == ("10.0.0.5:5000:5000",)
+    assert haproxy.ports == ("10.0.0.5:5672:5672", "10.0.0.5:5000:5000")
     assert haproxy.ports == tuple(f"{desired.vip}:{f.port}:{f.port}" for f in desired.frontends)
     cfg = rendered(desired, "haproxy", "haproxy.cfg")
     block = cfg.split("\nlisten keystone_internal\n", 1)[1].split("\nlisten ", 1)[0]

@@ -43,13 +43,17 @@ class _Subnet:
 
 
 def check(
-    values: Globals, facts: HostFacts, globals_yml: Path, keepalived: bool = True
+    values: Globals,
+    facts: HostFacts,
+    globals_yml: Path,
+    keepalived: bool = True,
+    neutron: bool = False,
 ) -> list[Checked]:
     """Every address globals.yml sets (and the internal VIP's default), checked against this
     host; all problems at once, as one ConfigError naming the file and key.
 
     keepalived: whether keepalived is enabled, i.e. whether anything could hold a VIP that is
-    not yet an address of this host.
+    not yet an address of this host. neutron: whether the provider network's settings count.
     """
     checked: list[Checked] = []
     errors: list[str] = []
@@ -63,9 +67,45 @@ def check(
             errors.append(f"{globals_yml}: {text}")
         elif address is not None:
             checked.append(Checked(key, address, text))
+    if neutron:
+        errors += [f"{globals_yml}: {text}" for text in _provider(values, facts)]
     if errors:
         raise ConfigError("\n".join(errors))
     return checked
+
+
+def _provider(values: Globals, facts: HostFacts) -> list[str]:
+    """The provider network's bridge address must not overlap a subnet this host already has
+    (other than the bridge's own, from an earlier deploy); the external interface, when given,
+    must be an interface of this host that carries no address (it is handed to the switch)."""
+    problems = []
+    bridge = values.neutron_bridge_name
+    if values.neutron_bridge_address:
+        network = IPv4Interface(values.neutron_bridge_address).network
+        clash = [s for s in _subnets(facts, None)
+                 if s.interface != bridge and s.network.overlaps(network)]  # fmt: skip
+        if clash:
+            problems.append(
+                f"neutron_bridge_address: {values.neutron_bridge_address} overlaps "
+                f"{_listing(clash)}, a network this host is on; choose a range no local "
+                "network uses, such as 198.51.100.1/24 (a documentation range)"
+            )
+    interface = values.neutron_external_interface
+    if interface is not None:
+        held = [cidr for name, cidr in facts.interface_addresses if name == interface]
+        if facts.interfaces and interface not in facts.interfaces:
+            problems.append(
+                f"neutron_external_interface: {interface!r} is not an interface of this host; "
+                f"interfaces: {', '.join(sorted(facts.interfaces))}"
+            )
+        elif held or interface == values.network_interface:
+            what = f"address {', '.join(held)}" if held else "network (network_interface)"
+            problems.append(
+                f"neutron_external_interface: {interface!r} carries this host's {what}: the "
+                "switch takes the interface over, so give one without an address (or leave it "
+                "unset on an all-in-one)"
+            )
+    return problems
 
 
 def neighbour_lookups(

@@ -85,6 +85,20 @@ class Globals(BaseModel):
     enable_container_healthchecks: bool = True
     # The core cloud (kolla-ansible's switch): glance, placement, nova, neutron, heat, horizon.
     enable_openstack_core: bool = True
+    # Provider (external) networking, kolla-ansible's names: the OVS bridge for physical
+    # network `neutron_physical_networks`, and the host interface plugged into it (none on an
+    # all-in-one machine: the bridge itself holds `neutron_bridge_address`, so this host
+    # reaches floating IPs on that subnet, and so does nothing else).
+    neutron_bridge_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,14}$")] = "br-ex"
+    neutron_physical_networks: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")] = (
+        "physnet1"
+    )
+    neutron_external_interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")] | None = (
+        None
+    )
+    neutron_bridge_address: str | None = "198.51.100.1/24"
+    # kvm or qemu (software emulation); unset: kvm where /dev/kvm is usable.
+    nova_compute_virt_type: Literal["kvm", "qemu"] | None = None
     # Every section and option of the config/ override files must be one the service reads
     # (as oslo-config-generator listed them in its image when it was built); `no` merges
     # them unchecked, for options no list has (a plugin installed by a template override).
@@ -108,6 +122,20 @@ class Globals(BaseModel):
                 ipaddress.ip_address(value)
             except ValueError:
                 raise ValueError(f"{value!r} is not an IP address") from None
+        return value
+
+    @field_validator("neutron_bridge_address")
+    @classmethod
+    def _interface_address(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                ipaddress.ip_interface(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an address with a prefix length, such as 198.51.100.1/24"
+                ) from None
+            if "/" not in value:
+                raise ValueError(f"{value!r} needs a prefix length, such as {value}/24")
         return value
 
     @field_validator("database_address")

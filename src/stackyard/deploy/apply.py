@@ -32,7 +32,7 @@ from stackyard.deploy.model import (
     Step,
     Wave,
 )
-from stackyard.engine.containers import ContainerEngine
+from stackyard.engine.containers import ContainerEngine, shared_sources, terminal_sources
 from stackyard.errors import EngineError, StackyardError
 
 Say = Callable[[str], None]
@@ -89,6 +89,11 @@ class Applier:
             for volume, service in sorted(volumes.items()):
                 self.engine.ensure_volume(volume, service)
         for step in plan.steps:
+            if step.spec is not None:
+                for folder in shared_sources(step.spec.volumes):
+                    self.engine.ensure_shared_folder(folder)
+                for folder in terminal_sources(step.spec.volumes):
+                    self.engine.ensure_terminals(folder)
             if step.spec is not None and step.spec.config_digest:
                 self.write_config(step.host, step.spec)
 

@@ -56,6 +56,10 @@ class HostFacts:
     # answers for it: "02:fc:00:00:00:05 on eth0 (STALE)", or "" when no machine does). An
     # address not listed was not looked up.
     neighbours: tuple[tuple[str, str], ...] = ()
+    interfaces: frozenset[str] = frozenset()  # every network interface's name
+    # Open vSwitch's kernel datapath is loaded; else the switch runs in user space ("netdev").
+    ovs_kernel_module: bool = False
+    kvm: bool = False  # /dev/kvm is usable: guests run accelerated, else emulated by QEMU
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,7 @@ class Frontend:
     check: str | None
     backend_port: int
     servers: tuple[tuple[str, str], ...]  # (server name, address)
+    host_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,11 @@ def base_context(deployment: Deployment, facts: HostFacts) -> dict[str, Any]:
         # The bridge every container joins unless it says otherwise (its interface has the
         # same name, which the host firewall matches).
         deployment_network=ContainerDef.model_fields["network"].default,
+        # This host's address on the API network (kolla-ansible's name): where services in the
+        # host's network namespace listen and tunnels end.
+        api_interface_address=facts.default_address,
+        ovs_datapath_type="system" if facts.ovs_kernel_module else "netdev",
+        nova_virt_type=values.get("nova_compute_virt_type") or ("kvm" if facts.kvm else "qemu"),
     )
     return context
 
@@ -149,9 +159,15 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
             "check": f.check,
             "backend_port": f.backend_port,
             "servers": [{"name": n, "address": a} for n, a in f.servers],
+            "host_only": f.host_only,
         }
         for f in frontends
     ]
+    context["host_only_ports"] = sorted(
+        {str(f.port) for f in frontends if f.host_only}
+        | {p for name in active for p in deployment.services[name].definition.host_only_ports},
+        key=lambda p: int(p.split("-")[0]),
+    )
     services: dict[str, ServiceState] = {}
     files: dict[tuple[str, str], dict[str, str]] = {}
     volumes: dict[str, dict[str, str]] = {}
@@ -258,7 +274,11 @@ def _frontends(
                 continue
             group = deployment.services[owner[f.backend]].definition.group
             servers = tuple((host, f.backend) for host in context["groups"][group])
-            result.append(Frontend(f.name, name, f.port, f.mode, f.check, f.backend_port, servers))
+            result.append(
+                Frontend(
+                    f.name, name, f.port, f.mode, f.check, f.backend_port, servers, f.host_only
+                )
+            )
     return result
 
 
@@ -373,6 +393,8 @@ def _spec(
         user=f"{user[1]}:{user[2]}",
         privileged=pick("privileged"),
         cap_add=tuple(sorted(pick("cap_add"))),
+        devices=tuple(d for d in (text(d, "devices") for d in pick("devices")) if d),
+        group_add=tuple(pick("group_add")),
         no_new_privileges=pick("no_new_privileges"),
         sysctls=tuple(sorted(pick("sysctls").items())),
         tmpfs=tuple(pick("tmpfs")),

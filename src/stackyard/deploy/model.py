@@ -29,6 +29,9 @@ PREVIOUS = "-previous"
 # Orchestration hints: they say how to run a container, not what it is, so changing them
 # does not recreate anything and they are not part of the recorded spec.
 NOT_RECORDED = ("after", "deadline")
+# Fields added after containers were first deployed: recorded only when set, so upgrading
+# stackyard alone changes no recorded spec and recreates nothing.
+RECORDED_WHEN_SET = ("devices", "group_add")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class ContainerSpec:
     user: str | None = None  # uid:gid the container runs as (and owns its config files)
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()  # host device paths, mapped to the same path
+    group_add: tuple[str, ...] = ()  # supplementary groups, by name
     no_new_privileges: bool = True
     sysctls: tuple[tuple[str, str], ...] = ()
     tmpfs: tuple[str, ...] = ()
@@ -109,6 +114,9 @@ def _record_json(spec: ContainerSpec) -> str:
     record = asdict(spec)
     for name in NOT_RECORDED:
         del record[name]
+    for name in RECORDED_WHEN_SET:
+        if not record[name]:
+            del record[name]
     record["kind"] = spec.kind.value
     for name in ("environment", "sysctls", "ulimits", "log_options"):
         record[name] = dict(getattr(spec, name))

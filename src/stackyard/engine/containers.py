@@ -7,7 +7,11 @@ ContainerEngine sends it and the few other calls a deploy needs.
 from __future__ import annotations
 
 import re
+import subprocess
 import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -26,6 +30,7 @@ from stackyard.engine.docker_engine import DockerEngine, engine_lost
 from stackyard.errors import EngineError
 
 NANOSECONDS = 1_000_000_000
+MOUNTINFO = "/proc/self/mountinfo"
 MANAGED = {LABEL_MANAGED: "true"}
 BRIDGE_NAME = "com.docker.network.bridge.name"
 # The engine's words when a published port is in use by a process outside it.
@@ -47,6 +52,52 @@ def port_taken(container: str, error: str) -> str | None:
     )
 
 
+def _mount_points(mountinfo: str) -> dict[str, tuple[list[str], str]]:
+    """/proc/self/mountinfo -> mount point -> (optional fields, file system type) of its last
+    mount (pure)."""
+    found: dict[str, tuple[list[str], str]] = {}
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) > 7 and "-" in fields[6:]:
+            point = fields[4].replace("\\040", " ")
+            separator = fields.index("-", 6)
+            found[point] = (fields[6:separator], fields[separator + 1])
+    return found
+
+
+def is_mount_point(mountinfo: str, path: str) -> bool:
+    return path.rstrip("/") in _mount_points(mountinfo)
+
+
+def is_shared_mount(mountinfo: str, path: str) -> bool:
+    """Whether path is a mount point whose mount propagates to peers (pure)."""
+    optional, _ = _mount_points(mountinfo).get(path.rstrip("/"), (None, ""))
+    return optional is not None and any(f.startswith("shared:") for f in optional)
+
+
+def is_devpts(mountinfo: str, path: str) -> bool:
+    """Whether path is a pseudo-terminal file system (devpts) mount point (pure)."""
+    return _mount_points(mountinfo).get(path.rstrip("/"), ([], ""))[1] == "devpts"
+
+
+def terminal_sources(volumes: tuple[str, ...]) -> list[str]:
+    """Host folders mounted at /dev/pts: containers that mount the same one share their
+    pseudo-terminals (libvirt's guest consoles, which nova-compute reads) (pure)."""
+    return [v.split(":")[0] for v in volumes
+            if v.startswith("/") and v.split(":")[1:2] == ["/dev/pts"]]  # fmt: skip
+
+
+def shared_sources(volumes: tuple[str, ...]) -> list[str]:
+    """Host folders bound with shared propagation (`/host:/container:shared`) (pure)."""
+    found = []
+    for volume in volumes:
+        parts = volume.split(":")
+        shared = len(parts) == 3 and {"shared", "rshared"} & set(parts[2].split(","))
+        if shared and parts[0].startswith("/"):
+            found.append(parts[0])
+    return found
+
+
 def create_arguments(api: Any, spec: ContainerSpec, config_dir: str | None) -> dict[str, Any]:
     """Keyword arguments for APIClient.create_container (host config included)."""
     binds = list(spec.volumes)
@@ -64,6 +115,8 @@ def create_arguments(api: Any, spec: ContainerSpec, config_dir: str | None) -> d
         # Nothing but what the service declared: not even the engine's default set.
         cap_drop=["ALL"],
         cap_add=list(spec.cap_add) or None,
+        devices=[f"{path}:{path}:rwm" for path in spec.devices] or None,
+        group_add=list(spec.group_add) or None,
         security_opt=["no-new-privileges"] if spec.no_new_privileges else None,
         sysctls=dict(spec.sysctls) or None,
         tmpfs=list(spec.tmpfs) or None,
@@ -209,6 +262,55 @@ class ContainerEngine:
             labels={**MANAGED, LABEL_SERVICE: service, LABEL_CREATED: f"{time.time():.3f}"},
         )
 
+    def ensure_shared_folder(self, path: str) -> None:
+        """A host folder that is a shared mount point, so mounts a container makes in it
+        (network namespaces) outlive the container and are seen by others (side effects:
+        mkdir, mount). Idempotent."""
+        if is_shared_mount(Path(MOUNTINFO).read_text(), path):
+            return
+        Path(path).mkdir(parents=True, exist_ok=True)
+        commands = [["mount", "--make-shared", path]]
+        if not is_mount_point(Path(MOUNTINFO).read_text(), path):
+            commands.insert(0, ["mount", "--bind", path, path])
+        for command in commands:
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise EngineError(
+                    f"cannot make {path} a shared mount point ({' '.join(command)}: "
+                    f"{done.stderr.strip() or done.returncode})"
+                )
+
+    def ensure_terminals(self, path: str) -> None:
+        """A pseudo-terminal file system of its own at path (a new devpts instance, anyone may
+        allocate a terminal in it), for the containers that mount it at /dev/pts (side
+        effects: mkdir, mount). Idempotent."""
+        if is_devpts(Path(MOUNTINFO).read_text(), path):
+            return
+        Path(path).mkdir(parents=True, exist_ok=True)
+        options = "newinstance,ptmxmode=0666,mode=0620,gid=5"
+        command = ["mount", "-t", "devpts", "-o", options, "devpts", path]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise EngineError(
+                f"cannot mount a pseudo-terminal file system on {path} ({' '.join(command)}: "
+                f"{done.stderr.strip() or done.returncode})"
+            )
+
+    def clear_shared_folder(self, path: str) -> list[str]:
+        """Unmount and remove what containers mounted in a shared folder (network namespaces
+        the metadata agent made): the namespaces, their veths and addresses go with them
+        (side effects: umount, unlink). The names removed."""
+        folder = Path(path)
+        removed = []
+        for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+            subprocess.run(["umount", "--lazy", str(entry)], capture_output=True, check=False)
+            try:
+                entry.unlink()
+            except OSError as exc:
+                raise EngineError(f"cannot remove {entry}: {exc}") from None
+            removed.append(entry.name)
+        return removed
+
     def remove_volume(self, name: str) -> None:
         self._call(f"remove volume {name}", self.api.remove_volume, name)
 
@@ -276,6 +378,47 @@ class ContainerEngine:
             return []
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
         return text.splitlines()[-tail:]
+
+    def run_tool(
+        self,
+        image: str,
+        argv: list[str],
+        *,
+        user: str,
+        binds: list[str],
+        environment: dict[str, str],
+        network: str,
+        on_line: Callable[[str], None],
+    ) -> int:
+        """Run a one-off tool container to its end, each output line to on_line; its exit code.
+        It holds no capability and cannot gain one; it is removed afterwards."""
+        name = f"stackyard-tool-{uuid.uuid4().hex[:12]}"
+        host_config = self.api.create_host_config(
+            binds=binds,
+            network_mode=network,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=1024,
+        )
+        self._call(
+            f"create container {name}",
+            self.api.create_container,
+            image,
+            command=argv,
+            name=name,
+            user=user,
+            environment=environment,
+            host_config=host_config,
+        )
+        try:
+            self.start(name)
+            for chunk in self.api.logs(name, stream=True, follow=True):
+                for line in chunk.decode(errors="replace").splitlines():
+                    on_line(line)
+            code = self.wait(name, timeout=60)
+            return -1 if code is None else code
+        finally:
+            self.remove(name)
 
     def try_privileged(self, image: str) -> bool:
         """Whether this host lets a privileged container start (it does not everywhere)."""

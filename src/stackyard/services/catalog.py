@@ -58,22 +58,24 @@ def _load_one(folder: Path) -> Service:
             message = str(error["msg"]).removeprefix("Value error, ")
             lines.append(f"{where}: {loc}: {message}")
         raise ConfigError("\n".join(lines)) from None
+    # Every template of the folder, so one may include another (shared sections), and the
+    # files every OpenStack service shares, as `common/<name>` (the `common` folder).
     templates: dict[str, str] = {}
+    for file in sorted(folder.glob("*.j2")):
+        templates[file.name] = file.read_text()
+    for file in sorted((folder.parent / COMMON).glob("*.j2")):
+        templates[f"{COMMON}/{file.name}"] = file.read_text()
     for spec in [*definition.containers, *definition.jobs]:
         for config in spec.config_files:
             template = folder / config.template
+            if config.template in templates:
+                continue
             if not template.is_file():
                 raise ConfigError(
                     f"{path}: {spec.name}: config template {config.template!r} does not exist "
-                    f"in {folder}"
+                    f"in {folder} (or, as common/NAME, in {folder.parent / COMMON})"
                 )
             templates[config.template] = template.read_text()
-    # Every template of the folder, so one may include another (shared sections), and the
-    # sections every OpenStack service shares, as `common/<name>` (the `common` folder).
-    for path in sorted(folder.glob("*.j2")):
-        templates.setdefault(path.name, path.read_text())
-    for path in sorted((folder.parent / COMMON).glob("*.j2")):
-        templates[f"{COMMON}/{path.name}"] = path.read_text()
     return Service(name=folder.name, folder=str(folder), definition=definition, templates=templates)
 
 

@@ -151,6 +151,13 @@ class ContainerDef(_Strict):
     hostname: str | None = None
     privileged: bool = False
     cap_add: list[str] = []
+    # Host devices the container may use (/dev/net/tun); an item that renders empty is
+    # dropped, so a device can depend on a fact ("{{ '/dev/kvm' if ... else '' }}").
+    devices: list[str] = []
+    # Supplementary groups (names in the image): the engine runs a container as its image's
+    # uid:gid, without the groups /etc/group gives that user, so a shared socket's group is
+    # granted here.
+    group_add: list[str] = []
     no_new_privileges: bool = True
     sysctls: dict[str, str] = {}
     tmpfs: list[str] = []
@@ -223,6 +230,9 @@ class FrontendDef(_Strict):
     backend_port: int = Field(gt=0, lt=65536)
     mode: Literal["http", "tcp"] = "http"
     check: str | None = None  # HTTP path for backend health checks
+    # For the deployment's own processes only (a message bus, OVN's databases): the host
+    # firewall lets this host's root and the deployment's containers reach it, nobody else.
+    host_only: bool = False
 
 
 class DatabaseDef(_Strict):
@@ -273,6 +283,12 @@ class ServiceDef(_Strict):
     requires: list[str] = []  # globals.yml keys that must be set when the service is deployed
     secrets: list[str] = []
     volumes: list[str] = []  # named volumes holding the service's data
+    # Ports (N or N-M) the service listens on in the host's network namespace that only this
+    # host's root and the deployment's containers may reach (the host firewall refuses the
+    # rest): guests' VNC consoles, for example.
+    host_only_ports: list[
+        Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}(-[1-9][0-9]{0,4})?$")]
+    ] = []
     vars: dict[str, str] = {}  # values every template can use, e.g. keystone_internal_url
     # Secrets written into URLs (besides database passwords): letters, digits and - . _ ~ only.
     url_secrets: list[str] = []

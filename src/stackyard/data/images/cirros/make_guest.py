@@ -481,6 +481,10 @@ def make_disk(boot: dict[str, bytes], work: Path, epoch: int) -> Path:
         "64",
         "-s",
         "32",
+        # A fixed disk's media descriptor: image format inspectors (oslo.utils, which nova
+        # and glance run) then see a FAT file system, not a boot sector with no partitions.
+        "-m",
+        "0xf8",
         "-N",
         FAT_SERIAL,
         "-v",
