@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import time
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,34 @@ def deployed(cloud: Cloud) -> Cloud:
 
 def api(name: str) -> Api:
     return Api(f"http://{VIP}:{APIS[name]}", timeout=60)
+
+
+def stack_outputs(
+    cloud: Cloud, name: str, template: dict[str, object], seconds: float
+) -> list[dict[str, Any]]:
+    """Create a heat stack as the admin, wait for it, delete it again; its outputs (the
+    create must complete, the delete too, each within `seconds`)."""
+    token = cloud.admin_token(VIP)
+    project = cloud.keystone(VIP).find(token, "project", "admin")
+    heat = api("heat")
+    body = {"stack_name": name, "template": template}
+    status, _, created = heat.request("POST", f"/v1/{project}/stacks", body, token)
+    assert status == 201, created
+    stack = f"/v1/{project}/stacks/{name}/{created['stack']['id']}"
+    deadline = time.monotonic() + seconds
+    while (shown := heat.request("GET", stack, token=token)[2]["stack"])["stack_status"] in (
+        "CREATE_IN_PROGRESS",
+    ):
+        assert time.monotonic() < deadline, "the stack was not created in time"
+        time.sleep(1)
+    assert shown["stack_status"] == "CREATE_COMPLETE", shown["stack_status_reason"]
+    assert heat.request("DELETE", stack, token=token)[0] == 204
+    deadline = time.monotonic() + seconds
+    while heat.request("GET", stack, token=token)[2]["stack"]["stack_status"] != "DELETE_COMPLETE":
+        assert time.monotonic() < deadline, "the stack was not deleted in time"
+        time.sleep(1)
+    outputs: list[dict[str, Any]] = shown["outputs"]
+    return outputs
 
 
 def test_every_api_answers_through_haproxy_and_is_in_the_catalog(deployed: Cloud) -> None:
@@ -98,9 +127,6 @@ def test_placement_answers_for_the_admin(deployed: Cloud) -> None:
 def test_a_heat_stack_is_created_and_deleted(deployed: Cloud) -> None:
     """A stack with a resource heat makes itself and a wait condition handle (a user in heat's
     own domain, made with its domain admin)."""
-    token = deployed.admin_token(VIP)
-    project = deployed.keystone(VIP).find(token, "project", "admin")
-    heat = api("heat")
     template = {
         "heat_template_version": "2021-04-16",
         "resources": {
@@ -109,22 +135,8 @@ def test_a_heat_stack_is_created_and_deleted(deployed: Cloud) -> None:
         },
         "outputs": {"value": {"value": {"get_attr": ["secret", "value"]}}},
     }
-    body = {"stack_name": "s1", "template": template}
-    status, _, created = heat.request("POST", f"/v1/{project}/stacks", body, token)
-    assert status == 201, created
-    stack = f"/v1/{project}/stacks/s1/{created['stack']['id']}"
-    deadline = time.monotonic() + 120
-    while (shown := heat.request("GET", stack, token=token)[2]["stack"])["stack_status"] in (
-        "CREATE_IN_PROGRESS",
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(1)
-    assert shown["stack_status"] == "CREATE_COMPLETE", shown
-    assert len(shown["outputs"][0]["output_value"]) == 8
-    assert heat.request("DELETE", stack, token=token)[0] == 204
-    while heat.request("GET", stack, token=token)[2]["stack"]["stack_status"] != "DELETE_COMPLETE":
-        assert time.monotonic() < deadline
-        time.sleep(1)
+    [output] = stack_outputs(deployed, "s1", template, 120)
+    assert len(output["output_value"]) == 8
 
 
 def test_noop_deploy_restarts_nothing(deployed: Cloud) -> None:
@@ -213,9 +225,6 @@ def test_a_server_boots_and_is_reached_over_its_floating_ip(deployed: Cloud) -> 
 def test_a_heat_stack_with_a_server_and_a_floating_ip(deployed: Cloud) -> None:
     """Heat drives nova and neutron: a port on demo-net, a server on it and a floating IP
     (init-runonce's resources, made by the test above), created and deleted as one stack."""
-    token = deployed.admin_token(VIP)
-    project = deployed.keystone(VIP).find(token, "project", "admin")
-    heat = api("heat")
     template = {
         "heat_template_version": "2021-04-16",
         "resources": {
@@ -235,20 +244,5 @@ def test_a_heat_stack_with_a_server_and_a_floating_ip(deployed: Cloud) -> None:
         },
         "outputs": {"address": {"value": {"get_attr": ["address", "floating_ip_address"]}}},
     }
-    status, _, created = heat.request(
-        "POST", f"/v1/{project}/stacks", {"stack_name": "s2", "template": template}, token
-    )
-    assert status == 201, created
-    stack = f"/v1/{project}/stacks/s2/{created['stack']['id']}"
-    deadline = time.monotonic() + 600
-    while (shown := heat.request("GET", stack, token=token)[2]["stack"])["stack_status"] in (
-        "CREATE_IN_PROGRESS",
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(2)
-    assert shown["stack_status"] == "CREATE_COMPLETE", shown["stack_status_reason"]
-    assert shown["outputs"][0]["output_value"].startswith("198.51.100.")
-    assert heat.request("DELETE", stack, token=token)[0] == 204
-    while heat.request("GET", stack, token=token)[2]["stack"]["stack_status"] != "DELETE_COMPLETE":
-        assert time.monotonic() < deadline
-        time.sleep(2)
+    [output] = stack_outputs(deployed, "s2", template, 600)
+    assert output["output_value"].startswith("198.51.100.")
