@@ -88,12 +88,13 @@ class Applier:
         for volumes in self.desired.volumes.values():
             for volume, service in sorted(volumes.items()):
                 self.engine.ensure_volume(volume, service)
+        specs = [step.spec for step in plan.steps if step.spec is not None]
+        binds = tuple(volume for spec in specs for volume in spec.volumes)
+        for folder in sorted(set(shared_sources(binds))):
+            self.engine.ensure_shared_folder(folder)
+        for folder in sorted(set(terminal_sources(binds))):
+            self.engine.ensure_terminals(folder)
         for step in plan.steps:
-            if step.spec is not None:
-                for folder in shared_sources(step.spec.volumes):
-                    self.engine.ensure_shared_folder(folder)
-                for folder in terminal_sources(step.spec.volumes):
-                    self.engine.ensure_terminals(folder)
             if step.spec is not None and step.spec.config_digest:
                 self.write_config(step.host, step.spec)
 

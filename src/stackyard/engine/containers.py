@@ -98,6 +98,16 @@ def shared_sources(volumes: tuple[str, ...]) -> list[str]:
     return found
 
 
+def _mount(arguments: list[str], what: str) -> None:
+    """Run mount(8) with arguments on this host; EngineError saying what failed."""
+    command = ["mount", *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise EngineError(
+            f"cannot {what} ({' '.join(command)}: {done.stderr.strip() or done.returncode})"
+        )
+
+
 def create_arguments(api: Any, spec: ContainerSpec, config_dir: str | None) -> dict[str, Any]:
     """Keyword arguments for APIClient.create_container (host config included)."""
     binds = list(spec.volumes)
@@ -266,19 +276,13 @@ class ContainerEngine:
         """A host folder that is a shared mount point, so mounts a container makes in it
         (network namespaces) outlive the container and are seen by others (side effects:
         mkdir, mount). Idempotent."""
-        if is_shared_mount(Path(MOUNTINFO).read_text(), path):
+        mountinfo = Path(MOUNTINFO).read_text()
+        if is_shared_mount(mountinfo, path):
             return
         Path(path).mkdir(parents=True, exist_ok=True)
-        commands = [["mount", "--make-shared", path]]
-        if not is_mount_point(Path(MOUNTINFO).read_text(), path):
-            commands.insert(0, ["mount", "--bind", path, path])
-        for command in commands:
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise EngineError(
-                    f"cannot make {path} a shared mount point ({' '.join(command)}: "
-                    f"{done.stderr.strip() or done.returncode})"
-                )
+        if not is_mount_point(mountinfo, path):
+            _mount(["--bind", path, path], f"make {path} a shared mount point")
+        _mount(["--make-shared", path], f"make {path} a shared mount point")
 
     def ensure_terminals(self, path: str) -> None:
         """A pseudo-terminal file system of its own at path (a new devpts instance, anyone may
@@ -288,13 +292,8 @@ class ContainerEngine:
             return
         Path(path).mkdir(parents=True, exist_ok=True)
         options = "newinstance,ptmxmode=0666,mode=0620,gid=5"
-        command = ["mount", "-t", "devpts", "-o", options, "devpts", path]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise EngineError(
-                f"cannot mount a pseudo-terminal file system on {path} ({' '.join(command)}: "
-                f"{done.stderr.strip() or done.returncode})"
-            )
+        _mount(["-t", "devpts", "-o", options, "devpts", path],
+               f"mount a pseudo-terminal file system on {path}")  # fmt: skip
 
     def clear_shared_folder(self, path: str) -> list[str]:
         """Unmount and remove what containers mounted in a shared folder (network namespaces
