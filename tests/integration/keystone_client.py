@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,10 +29,11 @@ class Api:
         token: str | None = None,
         extra: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], Any]:
-        """JSON in and out; bytes as body are sent as they are (an image upload)."""
+        """JSON in and out; bytes as body are sent as they are (an image upload), an iterator
+        of bytes in chunked transfer encoding, a chunk each (as nova uploads a snapshot)."""
         parts = urlsplit(self.url)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=self.timeout)
-        raw_body = isinstance(body, bytes)
+        raw_body = isinstance(body, bytes | Iterator)
         kind = "application/octet-stream" if raw_body else "application/json"
         headers = {"Content-Type": kind, **(extra or {})}
         if token:
