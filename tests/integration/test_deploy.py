@@ -47,7 +47,6 @@ def test_fresh_deploy_brings_up_a_working_identity_plane(cloud: Cloud) -> None:
     check = cloud.run("check")
     assert "FAIL" not in check.stdout
     assert f"frontend keystone_internal ({VIP}:5000): GET /v3 -> 200" in check.stdout
-    assert seconds < 60
     # RabbitMQ's user and vhost come from the definitions file loaded at boot.
     rabbitmq = cloud.client.containers.get("rabbitmq")
     password = cloud.passwords["rabbitmq_password"]
@@ -158,7 +157,6 @@ def test_override_change_restarts_only_keystone(cloud: Cloud) -> None:
     assert exit_code == 0 and b"expiration = 7200" in output
     cloud.admin_token(VIP)
     assert cloud.run("deploy").stdout.strip() == NO_CHANGES
-    assert seconds < 20
 
 
 def test_a_change_keystone_rejects_is_rolled_back(cloud: Cloud) -> None:

@@ -499,10 +499,6 @@ def test_deeply_nested_yaml_is_a_config_error(tmp_path: Path) -> None:
     assert result.stdout.startswith(f"ConfigError: {directory / 'globals.yml'}: nested")
 
 
-def test_the_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 25
-
-
 def test_a_good_config_loads_and_is_not_written(tmp_path: Path) -> None:
     """The corpus' baseline: the same files without the mistake load and compute."""
     directory = make_config(
