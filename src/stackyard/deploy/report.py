@@ -20,41 +20,51 @@ def masked(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def _clean(value: Any, secrets: list[str]) -> Any:
+    """value with every secret masked in every string it holds (before any quoting or
+    shortening, which could otherwise print an escaped or partial secret)."""
+    if isinstance(value, str):
+        return masked(value, secrets)
+    if isinstance(value, tuple):
+        return tuple(_clean(v, secrets) for v in value)
+    if isinstance(value, list):
+        return [_clean(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v, secrets) for k, v in value.items()}
+    return value
+
+
 def _value(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 72 else text[:69] + "..."
 
 
-def _change(change: Change) -> str:
-    return f"{change.field}: {_value(change.current)} -> {_value(change.desired)}"
+def _change(change: Change, secrets: list[str]) -> str:
+    current, desired = _clean(change.current, secrets), _clean(change.desired, secrets)
+    return f"{change.field}: {_value(current)} -> {_value(desired)}"
 
 
 def render_text(plan: Plan, secrets: Iterable[str] = ()) -> str:
     if plan.is_empty:
         return NO_CHANGES
+    secret_list = list(secrets)
     lines = []
     for wave in plan.waves:
         lines.append(f"{wave.service}:")
         for step in wave.steps:
             lines.append(f"  {step.action.value} {step.container} on {step.host}: {step.cause}")
-            lines.extend(f"      {_change(c)}" for c in step.changes)
+            lines.extend(f"      {_change(c, secret_list)}" for c in step.changes)
     counts = Counter(step.action for step in plan.steps)
     summary = ", ".join(f"{counts[a]} to {a.value}" for a in Action if counts[a])
     lines.append(f"Plan: {summary}.")
-    return masked("\n".join(lines), secrets)
+    return masked("\n".join(lines), secret_list)
 
 
 def to_dict(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
     secret_list = list(secrets)
 
     def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            return masked(value, secret_list)
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        return value
+        return _clean(value, secret_list)  # tuples stay tuples: JSON writes them as lists
 
     return {
         "empty": plan.is_empty,
