@@ -1,7 +1,8 @@
-"""Every benchmark, one after the other: `python -m benchmarks` (about 18 minutes).
+"""Every benchmark that needs no deployment, one after the other: `python -m benchmarks`.
 
 The deploy and load benchmarks use the `stackyard` namespace images (`stackyard build` first)
-and destroy any deployment on this engine.
+and destroy any deployment on this engine. The servers and memory benchmarks measure a
+deployed core cloud instead: run them by hand after a deploy (see their docstrings).
 """
 
 from benchmarks import build, deploy, load, planning

@@ -1,7 +1,8 @@
-"""Deploy benchmark: cold deploy of the all-in-one control plane from built images, no-op
-deploy, and a one-option reconfigure (a keystone.conf override). Prints figures; not a test.
+"""Deploy benchmark: cold deploy of the all-in-one from built images, no-op deploy, and a
+one-option reconfigure (an override of nova.conf for the core cloud, of keystone.conf for the
+identity plane). Prints figures; not a test.
 
-    python -m benchmarks.deploy [--namespace stackyard] [--runs 3]
+    python -m benchmarks.deploy [--profile core|identity] [--namespace stackyard] [--runs 3]
 
 Each figure is the wall time of the `stackyard` command as an operator runs it (Python start
 included). It REMOVES any stackyard deployment on this engine first (destroy with volumes) and
@@ -19,6 +20,16 @@ import time
 from pathlib import Path
 
 STACKYARD = str(Path(sys.executable).with_name("stackyard"))
+# Per profile: its globals.yml settings, and the override file with one option a run changes.
+PROFILES = {
+    "core": ("", "nova.conf", "[DEFAULT]\nreserved_host_memory_mb = {}\n", 512),
+    "identity": (
+        "enable_openstack_core: no\n",
+        "keystone.conf",
+        "[token]\nexpiration = {}\n",
+        7200,
+    ),
+}
 
 
 def run(config_dir: Path, *args: str) -> float:
@@ -38,6 +49,7 @@ def figures(name: str, values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="core")
     parser.add_argument("--namespace", default="stackyard")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
@@ -45,21 +57,23 @@ def main() -> None:
     cold, noop, reconfigure = [], [], []
     with tempfile.TemporaryDirectory(prefix="stackyard-bench-") as tmp:
         config_dir = Path(tmp)
-        (config_dir / "globals.yml").write_text(f"docker_namespace: {args.namespace}\n")
+        settings, file, option, value = PROFILES[args.profile]
+        (config_dir / "globals.yml").write_text(f"docker_namespace: {args.namespace}\n{settings}")
         run(config_dir, "genpwd")
-        override = config_dir / "config" / "keystone.conf"
+        override = config_dir / "config" / file
         override.parent.mkdir()
         for number in range(args.runs):
             override.unlink(missing_ok=True)
             run(config_dir, *destroy)
             cold.append(run(config_dir, "deploy"))
             noop.append(run(config_dir, "deploy"))
-            override.write_text(f"[token]\nexpiration = {7200 + number}\n")
+            override.write_text(option.format(value + number))
             reconfigure.append(run(config_dir, "reconfigure"))
         run(config_dir, *destroy)
+    print(f"profile {args.profile}, {args.runs} runs")
     print(figures("cold deploy", cold))
     print(figures("no-op deploy", noop))
-    print(figures("one-option reconfigure", reconfigure))
+    print(figures(f"one-option reconfigure ({file})", reconfigure))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,15 @@ class Cloud:
     def env(self) -> dict[str, str]:
         return {"STACKYARD_CONFIG_DIR": str(self.config_dir), "PATH": "/usr/sbin:/usr/bin:/bin"}
 
+    def openstack(self, *args: str, timeout: float = 300) -> str:
+        """The openstack CLI on this host as the admin (clouds.yaml from post-deploy)."""
+        env = {**self.env(), "OS_CLIENT_CONFIG_FILE": str(self.config_dir / "clouds.yaml"),
+               "OS_CLOUD": "stackyard-admin"}  # fmt: skip
+        run = subprocess.run(["openstack", *args], capture_output=True, text=True, env=env,
+                             timeout=timeout, check=False)  # fmt: skip
+        assert run.returncode == 0, f"openstack {' '.join(args)}: {run.stderr}"
+        return run.stdout.strip()
+
     def run_with(self, path: Path, appended: str, *args: str) -> subprocess.CompletedProcess[str]:
         """Run a command with text appended to a config file, then restore the file."""
         good = path.read_text()
