@@ -55,6 +55,11 @@ class Cloud:
                        "--key-name", "bench", "--network", "demo-net", *many, "--wait", name,
                        "-f", "value", "-c", "id")  # fmt: skip
         servers = self.openstack("server", "list", "--name", f"^{name}", "-f", "value", "-c", "ID")
+        for server in servers.split():  # --wait waits for the first of several only
+            while (status := self.status(server)) != "ACTIVE":
+                if status == "ERROR":
+                    raise SystemExit(f"server {server} failed to build")
+                time.sleep(1)
         addresses = []
         for server in servers.split():
             address = self.openstack("floating", "ip", "create", "public1", "-f", "value",
@@ -62,6 +67,9 @@ class Cloud:
             self.openstack("server", "add", "floating", "ip", server, address)
             addresses.append(address)
         return servers.split(), addresses
+
+    def status(self, server: str) -> str:
+        return self.openstack("server", "show", server, "-f", "value", "-c", "status")
 
     def remove(self, servers: list[str], addresses: list[str]) -> None:
         self.openstack("server", "delete", "--wait", *servers)
