@@ -566,3 +566,65 @@ def test_generated_children_graphs_resolve_or_name_a_cycle(graph: dict[str, list
     for group, hosts in expected.items():
         assert hosts is not None
         assert inventory.groups[group] == hosts
+
+
+# Valid inventories, generated as the model they should parse to: kolla-ansible's groups and
+# some of its own, hosts by name with an address (ansible_host) or by IP address, a user, a
+# port, group vars and children groups.
+group_names = st.sampled_from(
+    ["control", "network", "compute", "monitoring", "storage", "deployment", "edge", "rack1"]
+)
+host_names = st.text("abcdefghij0123456789", min_size=1, max_size=6).map(lambda n: f"node-{n}")
+addresses = st.ip_addresses(v=4).map(str)
+host_vars = st.fixed_dictionaries(
+    {"ansible_host": addresses},
+    optional={
+        "ansible_user": st.sampled_from(["root", "kolla", "ops"]),
+        "ansible_port": st.integers(1, 65535).map(str),
+        "api_interface": st.sampled_from(["eth0", "ens3", "bond0"]),
+    },
+)
+
+
+@st.composite
+def valid_inventories(
+    draw: st.DrawFn,
+) -> tuple[dict[str, dict[str, str]], dict[str, list[str]], dict[str, str]]:
+    """(host -> vars, group -> hosts, parent group of some groups' children)."""
+    hosts = draw(st.dictionaries(host_names, host_vars, min_size=1, max_size=8))
+    members = {
+        group: draw(st.lists(st.sampled_from(sorted(hosts)), min_size=1, max_size=4, unique=True))
+        for group in draw(st.lists(group_names, min_size=1, max_size=5, unique=True))
+    }
+    parents = {group: f"{group}-all" for group in members if draw(st.booleans())}
+    return hosts, members, parents
+
+
+@settings(max_examples=200, database=None)
+@given(valid_inventories())
+def test_generated_valid_inventories_load_as_written(
+    generated: tuple[dict[str, dict[str, str]], dict[str, list[str]], dict[str, str]],
+) -> None:
+    hosts, members, parents = generated
+    written: set[str] = set()
+    lines = []
+    for group, names in members.items():
+        lines.append(f"[{group}]")
+        for name in names:  # a host's variables on its first line only
+            shown = " ".join(f"{k}={v}" for k, v in hosts[name].items() if name not in written)
+            lines.append(f"{name} {shown}".rstrip())
+            written.add(name)
+    for group, parent in parents.items():
+        lines += [f"[{parent}:children]", group]
+    inventory = parse_inventory("\n".join(lines) + "\n", SRC)
+    used = {name for names in members.values() for name in names}
+    assert set(inventory.hosts) == used
+    assert inventory.groups["all"] == frozenset(used)
+    for name in used:
+        assert inventory.hosts[name].vars == hosts[name]
+        assert inventory.hosts[name].address == hosts[name]["ansible_host"]
+    for group, names in members.items():
+        assert inventory.groups[group] == frozenset(names)
+    for group, parent in parents.items():
+        assert inventory.groups[parent] == frozenset(members[group])
+    validate_addresses(inventory)
