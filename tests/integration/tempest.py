@@ -159,13 +159,16 @@ def workspace(path: Path, values: dict[str, dict[str, str]]) -> Path:
     locks and the log; `tempest run` adds its .stestr results there."""
     (path / "etc").mkdir(parents=True)
     parser = configparser.ConfigParser(interpolation=None)
+    sections = {
+        "DEFAULT": {"log_dir": str(path), "log_file": "tempest.log"},
+        "oslo_concurrency": {"lock_path": str(path / "locks")},
+        **values,
+    }
+    # oslo.config reads `$name` as a reference to another option: `$$` is a dollar sign.
     parser.read_dict(
-        {
-            "DEFAULT": {"log_dir": str(path), "log_file": "tempest.log"},
-            "oslo_concurrency": {"lock_path": str(path / "locks")},
-            **values,
-        }
-    )
+        {name: {k: v.replace("$", "$$") for k, v in options.items()}
+         for name, options in sections.items()}
+    )  # fmt: skip
     config = path / "etc" / "tempest.conf"
     config.touch(mode=0o600)
     with config.open("w") as out:
