@@ -233,9 +233,10 @@ def test_a_server_boots_and_is_reached_over_its_floating_ip(deployed: Cloud) -> 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known defect: the first server booted right after another was deleted gets no "
-    "DHCP lease on the userspace datapath (its DHCPDISCOVERs never reach ovn-controller; a "
-    "hard reboot, which makes a new tap, gets one at once); seen in every run of this test",
+    reason="known defect: on the userspace datapath a guest's DHCPDISCOVERs sometimes never "
+    "reach ovn-controller (the first of two servers booted together, or a server after a "
+    "soft reboot); a hard reboot, which makes a new tap, gets a lease at once; seen in every "
+    "run of this test",
 )
 def test_two_servers_security_groups_and_server_actions(deployed: Cloud) -> None:
     """Two servers on demo-net in a security group of their own that lets SSH in, nothing
