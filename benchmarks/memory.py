@@ -15,6 +15,8 @@ import time
 
 import docker
 
+from stackyard.deploy.model import LABEL_MANAGED
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -23,7 +25,7 @@ def main() -> None:
     time.sleep(args.settle)
     client = docker.from_env(timeout=120)
     rows = []
-    for container in client.containers.list(filters={"label": "stackyard.managed=true"}):
+    for container in client.containers.list(filters={"label": f"{LABEL_MANAGED}=true"}):
         stats = container.stats(stream=False)["memory_stats"]
         cache = stats.get("stats", {}).get("inactive_file", 0)
         processes = len(container.top()["Processes"] or [])

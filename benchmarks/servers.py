@@ -54,19 +54,20 @@ class Cloud:
         self.openstack("server", "create", "--image", "cirros", "--flavor", "m1.tiny",
                        "--key-name", "bench", "--network", "demo-net", *many, "--wait", name,
                        "-f", "value", "-c", "id")  # fmt: skip
-        servers = self.openstack("server", "list", "--name", f"^{name}", "-f", "value", "-c", "ID")
-        for server in servers.split():  # --wait waits for the first of several only
+        listed = self.openstack("server", "list", "--name", f"^{name}", "-f", "value", "-c", "ID")
+        servers = listed.split()
+        for server in servers:  # --wait waits for the first of several only
             while (status := self.status(server)) != "ACTIVE":
                 if status == "ERROR":
                     raise SystemExit(f"server {server} failed to build")
                 time.sleep(1)
         addresses = []
-        for server in servers.split():
+        for server in servers:
             address = self.openstack("floating", "ip", "create", "public1", "-f", "value",
                                      "-c", "floating_ip_address")  # fmt: skip
             self.openstack("server", "add", "floating", "ip", server, address)
             addresses.append(address)
-        return servers.split(), addresses
+        return servers, addresses
 
     def status(self, server: str) -> str:
         return self.openstack("server", "show", server, "-f", "value", "-c", "status")

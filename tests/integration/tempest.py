@@ -1,7 +1,8 @@
 """Upstream Tempest, a released version from PyPI in its own virtualenv, run against a deployed
 core cloud as OpenStack's own CI runs it: a workspace, a tempest.conf that says what this cloud
 has (and, with a reason, what it has not), and `tempest run` with a selection of tests. The
-totals come from the run's subunit stream, so a crash of the runner is not read as a pass."""
+totals come from the summary the run prints last: a runner that crashes prints none, and
+counts as nothing passed."""
 
 from __future__ import annotations
 

@@ -116,8 +116,8 @@ _HEALTH = tuple(f.name for f in fields(HealthCheck))
 
 @lru_cache(maxsize=65536)
 def _record_json(spec: ContainerSpec) -> str:
-    # Field by field (the values are immutable: no deep copy as asdict makes, which was most
-    # of the time of planning many hosts); the JSON is the same as before, byte for byte.
+    # Field by field: the values are immutable, so no deep copy (as asdict makes, which was most
+    # of the time of planning many hosts). The form is pinned by tests/unit/test_spec_record.py.
     record = {name: getattr(spec, name) for name in _RECORDED}
     for name in RECORDED_WHEN_SET:
         if not record[name]:

@@ -62,10 +62,6 @@ def render_text(plan: Plan, secrets: Iterable[str] = ()) -> str:
 
 def to_dict(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
     secret_list = list(secrets)
-
-    def clean(value: Any) -> Any:
-        return _clean(value, secret_list)  # tuples stay tuples: JSON writes them as lists
-
     return {
         "empty": plan.is_empty,
         "waves": [
@@ -76,12 +72,12 @@ def to_dict(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
                         "action": step.action.value,
                         "host": step.host,
                         "container": step.container,
-                        "cause": clean(step.cause),
+                        "cause": _clean(step.cause, secret_list),
                         "changes": [
                             {
                                 "field": c.field,
-                                "current": clean(c.current),
-                                "desired": clean(c.desired),
+                                "current": _clean(c.current, secret_list),
+                                "desired": _clean(c.desired, secret_list),
                             }
                             for c in step.changes
                         ],
