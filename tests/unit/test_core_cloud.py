@@ -15,6 +15,7 @@ from stackyard.config.deployment import load_deployment
 from stackyard.config.ini import get, parse_ini
 from stackyard.deploy.desired import compute
 from stackyard.deploy.model import ContainerSpec
+from stackyard.deploy.planner import service_order
 from stackyard.engine.containers import (
     create_arguments,
     is_devpts,
@@ -194,10 +195,20 @@ def test_nova_without_what_it_needs_is_a_clear_error(tmp_path: Path) -> None:
         in lines
     )
     assert (
-        f"{globals_yml}: nova depends on neutron; set enable_neutron: yes (or enable_nova: no)"
-        in lines
+        f"{globals_yml}: nova_compute depends on neutron; set enable_neutron: yes "
+        "(or enable_nova_compute: no)" in lines
     )
     assert all(line.startswith(f"{globals_yml}: ") for line in lines)
+
+
+def test_neutron_starts_after_nova_without_needing_it(tmp_path: Path) -> None:
+    """neutron reports guests' port events to nova's API, so nova starts first; neutron alone
+    is still a valid choice (`after` orders, it does not require)."""
+    order = service_order(desired_with(tmp_path / "core", CORE).state)
+    assert order.index("nova") < order.index("neutron") < order.index("nova_compute")
+    alone = CORE + "enable_nova: no\nenable_nova_compute: no\nenable_horizon: no\n"
+    services = desired_with(tmp_path / "alone", alone).state.services
+    assert "neutron" in services and "nova" not in services
 
 
 def test_init_runonce_needs_the_core_cloud_and_a_key(tmp_path: Path) -> None:

@@ -202,7 +202,7 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
             )
             for volume in service.definition.volumes:
                 volumes.setdefault(host, {})[volume] = name
-        services[name] = ServiceState(name, tuple(service.definition.depends_on), per_host)
+        services[name] = ServiceState(name, _started_after(service), per_host)
     _refuse_exposed_secrets(deployment, services)
     return Desired(
         state=DesiredState(services),
@@ -253,10 +253,14 @@ def _active_services(deployment: Deployment, context: dict[str, Any]) -> list[st
         or evaluate(when, context, f"{_where(deployment.services[name])}: when")
     ]
     graph = {
-        n: sorted(d for d in deployment.services[n].definition.depends_on if d in chosen)
-        for n in chosen
+        n: sorted(d for d in _started_after(deployment.services[n]) if d in chosen) for n in chosen
     }
     return dependency_order(graph, "service dependencies")
+
+
+def _started_after(service: Service) -> tuple[str, ...]:
+    """What a service starts after: what it depends on and what it names in `after`."""
+    return tuple(dict.fromkeys([*service.definition.depends_on, *service.definition.after]))
 
 
 def _frontends(

@@ -150,7 +150,8 @@ def keyed_digest(key: str, parts: dict[str, str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ServiceState:
-    """The containers of one service, per host, and the services it depends on."""
+    """The containers of one service, per host, and the services it starts after (those it
+    depends on and those its definition names in `after`)."""
 
     name: str
     depends_on: tuple[str, ...]

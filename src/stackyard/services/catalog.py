@@ -85,9 +85,10 @@ def _cross_check(services: dict[str, Service], images: set[str] | None) -> list[
     for name, service in services.items():
         where = f"{service.folder}/service.yaml"
         d = service.definition
-        for dep in d.depends_on:
-            if dep not in services:
-                errors.append(f"{where}: depends_on: unknown service {dep!r}")
+        for key, names in (("depends_on", d.depends_on), ("after", d.after)):
+            errors += [
+                f"{where}: {key}: unknown service {dep!r}" for dep in names if dep not in services
+            ]
         containers = {c.name: c for c in d.containers}
         own = [*d.containers, *d.jobs]
         for spec in own:

@@ -279,7 +279,10 @@ class ServiceDef(_Strict):
     enabled: bool = True  # the default of `enable_<name>` in globals.yml
     core: bool = False  # part of the core cloud: `enable_openstack_core` is its default
     when: str | None = None  # deployed only when this Jinja2 expression is true
-    depends_on: list[str] = []
+    depends_on: list[str] = []  # needed: enabling this service needs them enabled, started first
+    # Started after these when they are deployed too, without needing them (neutron reports
+    # port events to nova's API, which must be up to take them; neutron also runs alone).
+    after: list[str] = []
     requires: list[str] = []  # globals.yml keys that must be set when the service is deployed
     secrets: list[str] = []
     volumes: list[str] = []  # named volumes holding the service's data
