@@ -1,0 +1,287 @@
+"""apply over an in-memory engine and a fake clock: rollback after a failed gate, job adoption,
+a replacement resumed after a killed run, gate and job deadlines, engine errors, and waves
+that wait for the services they follow. Each test runs in milliseconds; the integration suite
+runs the same paths on a real engine."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from stackyard.deploy import apply as apply_module
+from stackyard.deploy.apply import Applier, ApplyFailed
+from stackyard.deploy.desired import Desired
+from stackyard.deploy.model import (
+    LABEL_HASH,
+    PREVIOUS,
+    Action,
+    ContainerSpec,
+    DesiredState,
+    HealthCheck,
+    Kind,
+    Plan,
+    ServiceState,
+    Step,
+    Wave,
+)
+from stackyard.engine.containers import ContainerEngine
+from stackyard.errors import EngineError
+
+HOST = "n1"
+# What a container of each image does once started (the fake's whole behaviour):
+# "good" runs and passes its check; "crash" exits 1 at once; "sick" runs and never passes;
+# "job-ok" and "job-3" exit 0 and 3; "job-hang" never exits.
+EXIT_AT_START = {"crash": 1}
+JOB_EXIT = {"job-ok": 0, "job-3": 3}
+
+
+class Clock:
+    """Time that moves only when apply sleeps: a 90 s deadline takes no real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class MemoryEngine:
+    """The container calls apply makes, on dicts shaped like the engine's inspect records."""
+
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    fail_create: set[str] = field(default_factory=set)
+    ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def add(self, spec: ContainerSpec, running: bool = True, name: str | None = None) -> None:
+        self.containers[name or spec.name] = self._record(spec, running)
+
+    def _record(self, spec: ContainerSpec, running: bool) -> dict[str, Any]:
+        return {
+            "Id": f"id{next(self.ids)}",
+            "Image": spec.image,
+            "State": {"Running": running, "Restarting": False, "ExitCode": 0},
+            "Config": {"Labels": {LABEL_HASH: spec.spec_hash()}},
+        }
+
+    # what apply calls
+    def ensure_network(self, name: str) -> None: ...
+    def ensure_volume(self, name: str, service: str) -> None: ...
+    def ensure_shared_folder(self, path: str) -> None: ...
+    def ensure_terminals(self, path: str) -> None: ...
+
+    def inspect(self, ref: str) -> dict[str, Any] | None:
+        return self.containers.get(ref)
+
+    def create(self, spec: ContainerSpec, config_dir: str | None) -> str:
+        self.calls.append(("create", spec.name))
+        if spec.name in self.fail_create:
+            raise EngineError(f"the engine refused to create {spec.name}")
+        if spec.name in self.containers:
+            raise EngineError(f"Conflict: the name {spec.name} is in use")
+        self.containers[spec.name] = self._record(spec, running=False)
+        return str(self.containers[spec.name]["Id"])
+
+    def start(self, ref: str) -> None:
+        self.calls.append(("start", ref))
+        record = self.containers[ref]
+        code = EXIT_AT_START.get(record["Image"])
+        record["State"] = {"Running": code is None, "Restarting": False, "ExitCode": code or 0}
+
+    def stop(self, ref: str, timeout: int = 30) -> None:
+        self.calls.append(("stop", ref))
+        self.containers[ref]["State"]["Running"] = False
+
+    def remove(self, ref: str) -> None:
+        self.calls.append(("remove", ref))
+        self.containers.pop(ref, None)
+
+    def rename(self, ref: str, name: str) -> None:
+        self.calls.append(("rename", f"{ref}>{name}"))
+        self.containers[name] = self.containers.pop(ref)
+
+    def wait(self, ref: str, timeout: float) -> int | None:
+        self.calls.append(("wait", ref))
+        code = JOB_EXIT.get(self.containers[ref]["Image"])
+        if code is not None:
+            self.containers[ref]["State"] = {"Running": False, "ExitCode": code}
+        return code
+
+    def exec(self, ref: str, argv: list[str]) -> tuple[int, str]:
+        healthy = self.containers[ref]["Image"] == "good"
+        return (0, "") if healthy else (1, "connection refused\n")
+
+    def logs(self, ref: str, tail: int = 20) -> list[str]:
+        return [f"last line of {ref}"]
+
+    def running(self, ref: str) -> bool:
+        return bool(self.containers.get(ref, {}).get("State", {}).get("Running"))
+
+    def images(self) -> dict[str, str]:
+        return {name: record["Image"] for name, record in self.containers.items()}
+
+
+def service(name: str, image: str = "good", **fields: Any) -> ContainerSpec:
+    check = HealthCheck(("healthcheck_curl", "http://localhost")) if image != "job" else None
+    return ContainerSpec(name=name, service=name, image=image, command=("run",),
+                         healthcheck=check, deadline=30.0, **fields)  # fmt: skip
+
+
+def job(name: str, image: str) -> ContainerSpec:
+    return ContainerSpec(name=name, service="keystone", image=image, command=("sync",),
+                         kind=Kind.JOB, deadline=300.0)  # fmt: skip
+
+
+def applier(tmp_path: Path, engine: MemoryEngine, states: dict[str, ServiceState]) -> Applier:
+    desired = Desired(state=DesiredState(states), files={}, volumes={}, networks={},
+                      frontends=(), balancers={}, vip="", variables={})  # fmt: skip
+    # The fake answers every call apply makes; the engine port (issue 11) will type it.
+    return Applier(cast(ContainerEngine, engine), desired, tmp_path / "generated", say=_quiet)
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+def one_step(action: Action, spec: ContainerSpec) -> tuple[Plan, dict[str, ServiceState]]:
+    step = Step(action, HOST, spec.name, "test", spec=spec)
+    return Plan((Wave(spec.service, (step,)),)), {
+        spec.service: ServiceState(spec.service, (), {HOST: (spec,)})
+    }
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(apply_module, "time", SimpleNamespace(monotonic=fake.monotonic,
+                                                               sleep=fake.sleep))  # fmt: skip
+    return fake
+
+
+def test_a_replacement_that_fails_its_gate_is_rolled_back(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine()
+    engine.add(service("api", "good"))
+    plan, states = one_step(Action.RECREATE, service("api", "crash"))
+    with pytest.raises(ApplyFailed) as info:
+        applier(tmp_path, engine, states).apply(plan)
+    assert "api exited (code 1) instead of becoming healthy; the previous api container was " \
+        "restored" in str(info.value)  # fmt: skip
+    assert "last line of api" in str(info.value)
+    assert engine.images() == {"api": "good"} and engine.running("api")
+    assert engine.calls == [
+        ("stop", "api"), ("rename", f"api>api{PREVIOUS}"), ("create", "api"), ("start", "api"),
+        ("remove", "api"), ("rename", f"api{PREVIOUS}>api"), ("start", "api"),
+    ]  # fmt: skip
+
+
+def test_a_rollback_whose_old_container_fails_too_says_so(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine()
+    engine.add(service("api", "sick"))
+    plan, states = one_step(Action.RECREATE, service("api", "crash"))
+    with pytest.raises(ApplyFailed, match="started again but is not healthy"):
+        applier(tmp_path, engine, states).apply(plan)
+    assert engine.images() == {"api": "sick"}
+
+
+def test_a_gate_ends_at_the_deadline_with_the_check_output(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine()
+    plan, states = one_step(Action.CREATE, service("api", "sick"))
+    started = clock.now
+    with pytest.raises(ApplyFailed) as info:
+        applier(tmp_path, engine, states).apply(plan)
+    assert "api did not become healthy within 30 s" in str(info.value)
+    assert "(health check: connection refused)" in str(info.value)
+    assert 30.0 <= clock.now - started < 31.0
+
+
+def test_a_healthy_container_passes_its_gate_and_is_marked(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine()
+    plan, states = one_step(Action.CREATE, service("api", "good"))
+    results = applier(tmp_path, engine, states).apply(plan)
+    assert [(r.step.container, r.ok) for r in results] == [("api", True)]
+    assert (tmp_path / "generated" / ".gated" / engine.containers["api"]["Id"]).exists()
+
+
+def test_a_replacement_resumed_after_a_kill_starts_over(tmp_path: Path, clock: Clock) -> None:
+    """A killed run left the old container aside and a half-made new one under the name."""
+    engine = MemoryEngine()
+    engine.add(service("api", "good"), running=False, name="api" + PREVIOUS)
+    engine.add(service("api", "crash"), running=False)
+    plan, states = one_step(Action.RECREATE, service("api", "good", user="42:42"))
+    applier(tmp_path, engine, states).apply(plan)
+    assert engine.calls == [
+        ("remove", "api"), ("create", "api"), ("start", "api"), ("remove", "api" + PREVIOUS)
+    ]  # fmt: skip
+    assert engine.images() == {"api": "good"} and engine.running("api")
+
+
+def test_a_running_job_of_the_same_spec_is_adopted(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine()
+    spec = job("keystone_db_sync", "job-ok")
+    engine.add(spec, running=True)
+    plan, states = one_step(Action.RUN, spec)
+    applier(tmp_path, engine, states).apply(plan)
+    assert engine.calls == [("wait", "keystone_db_sync")]
+
+
+def test_a_running_job_of_another_spec_is_run_again(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine()
+    engine.add(job("keystone_db_sync", "job-hang"), running=True)
+    plan, states = one_step(Action.RUN, job("keystone_db_sync", "job-ok"))
+    applier(tmp_path, engine, states).apply(plan)
+    assert [call for call, _ in engine.calls] == ["remove", "create", "start", "wait"]
+
+
+@pytest.mark.parametrize(
+    ("image", "message", "stopped"),
+    [
+        ("job-3", "keystone_db_sync on n1 failed with exit code 3", False),
+        ("job-hang", "keystone_db_sync on n1 did not finish within 300 s", True),
+    ],
+)
+def test_a_job_that_fails_or_hangs_fails_its_step(
+    tmp_path: Path, clock: Clock, image: str, message: str, stopped: bool
+) -> None:
+    engine = MemoryEngine()
+    plan, states = one_step(Action.RUN, job("keystone_db_sync", image))
+    with pytest.raises(ApplyFailed) as info:
+        applier(tmp_path, engine, states).apply(plan)
+    assert message in str(info.value) and "last line of keystone_db_sync" in str(info.value)
+    assert (("stop", "keystone_db_sync") in engine.calls) is stopped
+
+
+def test_an_engine_error_fails_the_step_and_restores(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine(fail_create={"api"})
+    engine.add(service("api", "good"))
+    plan, states = one_step(Action.RECREATE, service("api", "good", user="1:1"))
+    with pytest.raises(ApplyFailed) as info:
+        applier(tmp_path, engine, states).apply(plan)
+    assert "the engine refused to create api; the previous api container was restored" in str(
+        info.value
+    )
+    assert engine.running("api") and f"api{PREVIOUS}" not in engine.containers
+
+
+def test_a_failed_service_stops_the_services_that_follow_it(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine()
+    database, api, cache = service("db", "crash"), service("api"), service("cache")
+    states = {
+        "db": ServiceState("db", (), {HOST: (database,)}),
+        "api": ServiceState("api", ("db",), {HOST: (api,)}),
+        "cache": ServiceState("cache", (), {HOST: (cache,)}),
+    }
+    plan = Plan(tuple(Wave(s.name, (Step(Action.CREATE, HOST, s.name, "new", spec=s),))
+                      for s in (database, cache, api)))  # fmt: skip
+    with pytest.raises(ApplyFailed, match="db exited"):
+        applier(tmp_path, engine, states).apply(plan, workers=1)
+    assert ("create", "api") not in engine.calls
+    assert engine.running("cache")
