@@ -1,17 +1,20 @@
 """apply over an in-memory engine and a fake clock: rollback after a failed gate, job adoption,
-a replacement resumed after a killed run, gate and job deadlines, engine errors, and waves
-that wait for the services they follow. Each test runs in milliseconds; the integration suite
-runs the same paths on a real engine."""
+a replacement resumed after a killed run, gate and job deadlines, engine errors, waves that
+wait for the services they follow, and, on generated states, the real observe, plan and apply
+converging. The integration suite runs the same paths on a real engine."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackyard.deploy import apply as apply_module
 from stackyard.deploy.apply import Applier, ApplyFailed
@@ -29,6 +32,8 @@ from stackyard.deploy.model import (
     Step,
     Wave,
 )
+from stackyard.deploy.observe import observe
+from stackyard.deploy.planner import plan as make_plan
 from stackyard.engine.containers import ContainerEngine
 from stackyard.errors import EngineError
 
@@ -38,6 +43,8 @@ HOST = "n1"
 # "job-ok" and "job-3" exit 0 and 3; "job-hang" never exits.
 EXIT_AT_START = {"crash": 1}
 JOB_EXIT = {"job-ok": 0, "job-3": 3}
+EXITS = ("good", "crash", "sick")  # images with a health check (service containers)
+IMAGE_IDS = {image: f"sha256:{image:0<64}" for image in (*EXITS, *JOB_EXIT, "job-hang")}
 
 
 class Clock:
@@ -63,15 +70,41 @@ class MemoryEngine:
     ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, spec: ContainerSpec, running: bool = True, name: str | None = None) -> None:
-        self.containers[name or spec.name] = self._record(spec, running)
+        self.containers[name or spec.name] = {**self._record(spec, running), "Started": True}
 
     def _record(self, spec: ContainerSpec, running: bool) -> dict[str, Any]:
         return {
             "Id": f"id{next(self.ids)}",
             "Image": spec.image,
             "State": {"Running": running, "Restarting": False, "ExitCode": 0},
-            "Config": {"Labels": {LABEL_HASH: spec.spec_hash()}},
+            "Config": {"Labels": spec.labels()},
         }
+
+    # what observe calls
+    def managed_containers(self) -> list[dict[str, Any]]:
+        """The engine's list entries: name, state, and a status line with health or exit."""
+        entries = []
+        for name, record in sorted(self.containers.items()):
+            state = record["State"]
+            if state["Running"]:
+                health = "healthy" if record["Image"] == "good" else "unhealthy"
+                status = "Up 2 seconds" + (f" ({health})" if record["Image"] in EXITS else "")
+            elif record.get("Started"):
+                status = f"Exited ({state['ExitCode']}) 1 second ago"
+            else:
+                status = "Created"
+            entries.append({
+                "Names": [f"/{name}"], "Id": record["Id"], "Labels": record["Config"]["Labels"],
+                "State": "running" if state["Running"] else "exited" if record.get("Started")
+                else "created", "Status": status, "ImageID": IMAGE_IDS[record["Image"]],
+            })  # fmt: skip
+        return entries
+
+    def managed_volumes(self) -> dict[str, str]:
+        return {}
+
+    def image_ids(self, references: set[str]) -> dict[str, str]:
+        return {ref: IMAGE_IDS[ref] for ref in references}
 
     # what apply calls
     def ensure_network(self, name: str) -> None: ...
@@ -96,6 +129,7 @@ class MemoryEngine:
         record = self.containers[ref]
         code = EXIT_AT_START.get(record["Image"])
         record["State"] = {"Running": code is None, "Restarting": False, "ExitCode": code or 0}
+        record["Started"] = True
 
     def stop(self, ref: str, timeout: int = 30) -> None:
         self.calls.append(("stop", ref))
@@ -285,3 +319,67 @@ def test_a_failed_service_stops_the_services_that_follow_it(tmp_path: Path, cloc
         applier(tmp_path, engine, states).apply(plan, workers=1)
     assert ("create", "api") not in engine.calls
     assert engine.running("cache")
+
+
+# --- the real observe, plan and apply on generated states -------------------------------------
+
+NAMES = ("s1", "s2", "s3", "s4")
+
+
+@st.composite
+def desired_states(draw: st.DrawFn) -> dict[str, ServiceState]:
+    """Up to four services on one host, each after some of those before it; a service has one
+    to three containers and may have a job its containers wait for."""
+    chosen = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=4))
+    states = {}
+    for i, name in enumerate(chosen):
+        deps = tuple(draw(st.lists(st.sampled_from(chosen[:i]), unique=True))) if i else ()
+        jobs = [job(f"{name}_sync", "job-ok")] if draw(st.booleans()) else []
+        jobs = [replace(j, service=name, command=(draw(st.sampled_from("ab")),)) for j in jobs]
+        containers = tuple(
+            replace(service(f"{name}_{part}", "good"), service=name,
+                    command=(draw(st.sampled_from("ab")),), after=tuple(j.name for j in jobs))
+            for part in draw(st.lists(st.sampled_from(("api", "worker", "cache")), unique=True,
+                                      min_size=1, max_size=3))
+        )  # fmt: skip
+        states[name] = ServiceState(name, deps, {HOST: (*jobs, *containers)})
+    return states
+
+
+@st.composite
+def engines(draw: st.DrawFn) -> MemoryEngine:
+    """What an earlier deployment left: its containers running or stopped, jobs done or
+    still running, and now and then a container set aside by a replacement that was killed."""
+    engine = MemoryEngine()
+    for state in draw(desired_states()).values():
+        for spec in state.containers[HOST]:
+            engine.add(spec, running=draw(st.booleans()))
+            if spec.kind is Kind.SERVICE and draw(st.integers(0, 4)) == 0:
+                engine.add(spec, running=False, name=spec.name + PREVIOUS)
+    return engine
+
+
+@settings(max_examples=150, deadline=None)
+@given(desired_states(), engines())
+def test_observe_plan_apply_converges(
+    states: dict[str, ServiceState], engine: MemoryEngine
+) -> None:
+    """Whatever an earlier deployment left, one run of the real code reaches the desired state:
+    the next plan is empty, every container runs its desired spec, every job ran, nothing
+    else (no set-aside container, no unwanted one) is left."""
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
+        patch.setattr(apply_module, "time", SimpleNamespace(monotonic=Clock().monotonic,
+                                                            sleep=lambda _s: None))  # fmt: skip
+        run = applier(Path(folder), engine, states)
+        images = frozenset(spec.image for _, spec in run.desired.specs())
+        run.apply(make_plan(run.desired.state, observe(cast(ContainerEngine, engine), HOST,
+                                                       images)))  # fmt: skip
+        after = observe(cast(ContainerEngine, engine), HOST, images)
+        assert make_plan(run.desired.state, after).is_empty
+    wanted = {spec.name: spec for state in states.values() for spec in state.containers[HOST]}
+    assert set(engine.containers) == set(wanted)
+    for name, spec in wanted.items():
+        record = engine.containers[name]
+        assert record["Config"]["Labels"][LABEL_HASH] == spec.spec_hash()
+        assert record["State"]["Running"] is (spec.kind is Kind.SERVICE)
+        assert record["State"]["ExitCode"] == 0
