@@ -290,6 +290,6 @@ def audit_containers(client: docker.DockerClient, passwords: dict[str, str]) -> 
         for line in container.logs().decode(errors="replace").splitlines():
             context = f"{previous}\n{line}"
             if LOG_FORBIDDEN.search(line) and not any(a.search(context) for a in LOG_ALLOWED):
-                problems.append(f"{name} log: {line.strip()[:200]}")
+                problems.append(f"{name} log: {previous.strip()[:200]}\n  {line.strip()[:200]}")
             previous = line
     assert not problems, "deployment audit:\n" + "\n".join(problems)
