@@ -137,7 +137,7 @@ class Applier:
         removals = [w for w in plan.waves if _only_removals(w)]
         waves = {w.service: w for w in plan.waves if not _only_removals(w)}
         graph = {
-            name: [d for d in state.depends_on if d in self.desired.state.services]
+            name: [d for d in state.starts_after if d in self.desired.state.services]
             for name, state in self.desired.state.services.items()
         }
         sorter = graphlib.TopologicalSorter(graph)

@@ -202,7 +202,10 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
             )
             for volume in service.definition.volumes:
                 volumes.setdefault(host, {})[volume] = name
-        services[name] = ServiceState(name, _started_after(service), per_host)
+        definition = service.definition
+        services[name] = ServiceState(
+            name, tuple(definition.depends_on), per_host, tuple(definition.after)
+        )
     _refuse_exposed_secrets(deployment, services)
     return Desired(
         state=DesiredState(services),
@@ -252,15 +255,12 @@ def _active_services(deployment: Deployment, context: dict[str, Any]) -> list[st
         if (when := deployment.services[name].definition.when) is None
         or evaluate(when, context, f"{_where(deployment.services[name])}: when")
     ]
+    definitions = {n: deployment.services[n].definition for n in chosen}
     graph = {
-        n: sorted(d for d in _started_after(deployment.services[n]) if d in chosen) for n in chosen
+        n: sorted(d for d in (*definition.depends_on, *definition.after) if d in chosen)
+        for n, definition in definitions.items()
     }
     return dependency_order(graph, "service dependencies")
-
-
-def _started_after(service: Service) -> tuple[str, ...]:
-    """What a service starts after: what it depends on and what it names in `after`."""
-    return tuple(dict.fromkeys([*service.definition.depends_on, *service.definition.after]))
 
 
 def _frontends(

@@ -150,12 +150,17 @@ def keyed_digest(key: str, parts: dict[str, str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ServiceState:
-    """The containers of one service, per host, and the services it starts after (those it
-    depends on and those its definition names in `after`)."""
+    """The containers of one service, per host, the services it depends on, and those it
+    only starts after when they are deployed too (`after` in its definition)."""
 
     name: str
     depends_on: tuple[str, ...]
     containers: dict[str, tuple[ContainerSpec, ...]]  # host -> containers
+    after: tuple[str, ...] = ()
+
+    @property
+    def starts_after(self) -> tuple[str, ...]:
+        return self.depends_on + self.after
 
 
 @dataclass(frozen=True, slots=True)

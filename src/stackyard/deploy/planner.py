@@ -43,7 +43,7 @@ def service_order(desired: DesiredState) -> list[str]:
     """Services, each after the ones it depends on; a dependency that is not deployed (an
     external database, a disabled service) imposes no order."""
     graph = {
-        name: sorted(d for d in state.depends_on if d in desired.services)
+        name: sorted(d for d in state.starts_after if d in desired.services)
         for name, state in desired.services.items()
     }
     return dependency_order(graph, "service dependencies")
