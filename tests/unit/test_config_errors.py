@@ -613,6 +613,14 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         ),
         "containers.0.ulimits: ['files'] are not limits; valid: core, cpu",
     ),
+    "limit-beyond-the-engine": (
+        replace_in(
+            "memcached/service.yaml",
+            "    healthcheck:",
+            "    ulimits: {nofile: 9223372036854775808}\n    healthcheck:",
+        ),
+        "containers.0.ulimits: ['nofile'] must be from -1 (unlimited) to 9223372036854775807",
+    ),
     "container-name-used-twice": (
         replace_in("memcached/service.yaml", "  - name: memcached\n", "  - name: keystone\n"),
         "/service.yaml: keystone: name already used by service",

@@ -4,9 +4,23 @@ stackyard alone would recreate every container. Pinned here for a spec with ever
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
-from stackyard.deploy.model import LABEL_HASH, LABEL_SPEC, ContainerSpec, HealthCheck, Kind
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stackyard.deploy.model import (
+    LABEL_HASH,
+    LABEL_SPEC,
+    ContainerSpec,
+    HealthCheck,
+    Kind,
+    _record,
+    _recorded,
+    canonical_json,
+    parse_json,
+)
 
 FULL = ContainerSpec(
     name="n", service="s", image="i", command=("a", "b"), kind=Kind.JOB, argv=("x",),
@@ -42,3 +56,39 @@ def test_order_and_wait_are_not_recorded_and_empty_extras_are_left_out() -> None
     record = bare.labels()[LABEL_SPEC]
     assert '"devices"' not in record and '"group_add"' not in record
     assert '"healthcheck":null' in record
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=8)  # control characters and non-ASCII too
+NUMBER = st.one_of(st.floats(), st.integers(min_value=-(2**70), max_value=2**70))
+PAIRS = st.lists(st.tuples(TEXT, TEXT), max_size=3).map(tuple)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.tuples(TEXT, TEXT, TEXT), words=st.lists(TEXT, max_size=3).map(tuple), pairs=PAIRS,
+    numbers=st.tuples(NUMBER, NUMBER, NUMBER), limits=st.lists(st.tuples(TEXT, NUMBER), max_size=2),
+    pids=st.one_of(st.none(), st.integers(min_value=-(2**70), max_value=2**70)),
+)  # fmt: skip
+def test_the_fast_record_is_the_record_json_writes(
+    text: tuple[str, str, str],
+    words: tuple[str, ...],
+    pairs: tuple[tuple[str, str], ...],
+    numbers: tuple[float, float, float],
+    limits: list[tuple[str, int]],
+    pids: int | None,
+) -> None:
+    """The record is written with orjson where it gives json.dumps's bytes and with json.dumps
+    elsewhere: for any text (non-ASCII, control characters, quotes) and any number, the label
+    is exactly what json.dumps writes, and reads back as json reads it."""
+    _recorded.cache_clear()  # equal specs (0 == 0.0) share a cached record
+    check = HealthCheck(words, numbers[0], numbers[1], 3, numbers[2])
+    spec = replace(
+        FULL, name=text[0], command=words, environment=pairs, sysctls=pairs, hostname=text[1],
+        config_digest=text[2], healthcheck=check, ulimits=tuple(limits), pids_limit=pids,
+    )  # fmt: skip
+    written = spec.labels()[LABEL_SPEC]
+    assert written == canonical_json(_record(spec))
+    if not any(n != n for n in numbers):  # NaN is not equal to itself
+        integers = [pids or 0, *(n for _, n in limits), *numbers]
+        beyond = any(isinstance(n, int) and abs(n) >= 2**63 for n in integers)
+        assert parse_json(written) == json.loads(written) or beyond  # definitions bound them

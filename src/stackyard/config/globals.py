@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from stackyard.config.yamlfile import YamlMapping, load_mapping
 from stackyard.errors import ConfigError
+from stackyard.services.model import ENGINE_INT
 
 TRUE = {"yes", "true", "on", "1"}
 FALSE = {"no", "false", "off", "0"}
@@ -80,7 +81,7 @@ class Globals(BaseModel):
     # process count bounded; kolla-ansible's names for the first two.
     docker_log_max_size: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmg]$")] = "50m"
     docker_log_max_file: Annotated[int, Field(ge=1, le=100)] = 5
-    container_pids_limit: Annotated[int, Field(ge=16)] = 4096
+    container_pids_limit: Annotated[int, Field(ge=16, le=ENGINE_INT)] = 4096
     keepalived_virtual_router_id: Annotated[int, Field(ge=1, le=255)] = 51
     enable_container_healthchecks: bool = True
     # The core cloud (kolla-ansible's switch): glance, placement, nova, neutron, heat, horizon.

@@ -24,6 +24,7 @@ NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 PERM = re.compile(r"0?[0-7]{3}\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SIZE = re.compile(r"[1-9][0-9]*[kmg]\Z")
+ENGINE_INT = 2**63 - 1  # the engine's integers are 64-bit
 # Linux capabilities a container may ask for (capabilities(7)), without the CAP_ prefix.
 CAPABILITIES = frozenset(
     [
@@ -101,7 +102,7 @@ class HealthCheckDef(_Strict):
     test: list[str] = Field(min_length=1)
     interval: float = Field(10.0, gt=0)
     timeout: float = Field(10.0, gt=0)
-    retries: int = Field(3, ge=1)
+    retries: int = Field(3, ge=1, le=ENGINE_INT)
     start_period: float = Field(5.0, ge=0)
     deadline: float = Field(90.0, gt=0)
 
@@ -162,7 +163,8 @@ class ContainerDef(_Strict):
     sysctls: dict[str, str] = {}
     tmpfs: list[str] = []
     ulimits: dict[str, int] = {}  # soft and hard limit alike
-    pids_limit: Annotated[int, Field(ge=16)] | None = None  # default: container_pids_limit
+    # default: container_pids_limit
+    pids_limit: Annotated[int, Field(ge=16, le=ENGINE_INT)] | None = None
     memory_limit: str | None = None  # e.g. 512m, 2g
     ports: list[str] | Literal["frontends"] = []
     after: list[str] | None = None
@@ -193,6 +195,9 @@ class ContainerDef(_Strict):
         unknown = sorted(set(value) - ULIMITS)
         if unknown:
             raise ValueError(f"{unknown} are not limits; valid: {', '.join(sorted(ULIMITS))}")
+        wrong = sorted(name for name, limit in value.items() if not -1 <= limit <= ENGINE_INT)
+        if wrong:
+            raise ValueError(f"{wrong} must be from -1 (unlimited) to {ENGINE_INT}")
         return value
 
     @field_validator("memory_limit")
