@@ -3,11 +3,14 @@ directory, look at what the engine runs, talk to the deployed Keystone."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +129,52 @@ def managed(client: docker.DockerClient) -> dict[str, list[str]]:
         "networks": sorted(n.name for n in client.networks.list(filters=MANAGED)),
         "volumes": sorted(v.name for v in client.volumes.list(filters=MANAGED)),
     }
+
+
+# Who is connected to what, from the kernel's socket tables --------------------------------------
+
+
+def _sockets(pid: int) -> list[tuple[int, int, bool, str]]:
+    """The TCP sockets of a process's network namespace: local port, remote port, whether the
+    connection is established, and the socket's inode."""
+    rows = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+            rows.append((local, remote, fields[3] == "01", fields[9]))
+    return rows
+
+
+def connected_to(client: docker.DockerClient, port: int) -> Counter[str]:
+    """Established TCP connections to `port` (any address) per running stackyard container:
+    each socket is found by its inode among the open files of the container's processes, so
+    containers on the host's network, which share one socket table, are told apart too."""
+    found: Counter[str] = Counter()
+    for container in client.containers.list(filters=MANAGED, ignore_removed=True):
+        pids = [int(row[0]) for row in container.top(ps_args="-o pid")["Processes"]]
+        inodes = set()
+        for pid in pids:
+            with contextlib.suppress(OSError):  # a process that ended meanwhile
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    with contextlib.suppress(OSError):
+                        target = os.readlink(fd)
+                        if target.startswith("socket:["):
+                            inodes.add(target[8:-1])
+        count = sum(
+            1
+            for _, remote, established, inode in _sockets(pids[0])
+            if remote == port and established and inode in inodes
+        )
+        if count:
+            found[container.name] = count
+    return found
+
+
+def accepted_on(client: docker.DockerClient, name: str, port: int) -> int:
+    """Established connections a container's server accepted on `port`."""
+    pid = client.containers.get(name).attrs["State"]["Pid"]
+    return sum(1 for local, _, established, _ in _sockets(pid) if local == port and established)
 
 
 # Audits run after every successful deploy in the suite (Cloud.run) --------------------------

@@ -12,19 +12,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
+from docker.models.containers import Container
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from stackyard import operations
 from stackyard.deploy.desired import image_reference
+from stackyard.deploy.model import CONFIG_MOUNT
 from stackyard.deploy.report import NO_CHANGES
 from stackyard.engine.docker_engine import DockerEngine
 from stackyard.facts import default_route_address
 from tests.integration import tempest
 from tests.integration.browser import chromium
-from tests.integration.deployment import Cloud, managed
+from tests.integration.deployment import Cloud, accepted_on, connected_to, managed
 from tests.integration.keystone_client import Api
 
 VIP = default_route_address()
@@ -334,6 +337,101 @@ def test_a_heat_stack_with_a_server_and_a_floating_ip(deployed: Cloud) -> None:
     }
     [output] = stack_outputs(deployed, "s2", template, 600)
     assert output["output_value"].startswith("198.51.100.")
+
+
+# Once the cloud has been used, these hold connections to memcached and to RabbitMQ. Services
+# work without their cache (keystone, keystonemiddleware), so only the servers' side shows it.
+CACHE_USERS = {"keystone", "horizon", "glance_api", "placement_api", "nova_api", "neutron_server",
+               "heat_api"}  # fmt: skip
+QUEUE_USERS = {"nova_api", "nova_conductor", "nova_scheduler", "nova_compute", "neutron_server",
+               "heat_api", "heat_engine"}  # fmt: skip
+# Containers whose configuration names the cache or the broker but that need not have used it,
+# and why. Kept exact by the test: a new user of either must be added above or here.
+NO_API = "no API: the [keystone_authtoken] it never uses is in the file it shares with the API"
+IDLE_CACHE = {
+    "heat_api_cfn": "validates a token only for a signed CloudFormation request",
+    "nova_metadata": "guests' requests come signed by neutron's metadata agent, not with a token",
+    **dict.fromkeys(("heat_engine", "nova_conductor", "nova_scheduler", "nova_compute",
+                     "nova_novncproxy"), NO_API),
+}  # fmt: skip
+IDLE_QUEUE = {
+    "glance_api": "its notifications are off (driver noop): it sends nothing",
+    "heat_api_cfn": "calls heat-engine only for a CloudFormation request",
+    "nova_metadata": "reads the databases itself to answer a guest",
+    "nova_novncproxy": "checks a console's token with nova only when a console opens",
+}
+# memcached's counters, asked by keystone's container with keystone's own cache credentials.
+MEMCACHED_STATS = """
+import configparser, json, bmemcached
+conf = configparser.RawConfigParser(strict=False)
+conf.read("/etc/keystone/keystone.conf")
+cache = conf["cache"]
+client = bmemcached.Client([cache["memcache_servers"]], cache["memcache_username"],
+                           cache["memcache_password"])
+[stats] = client.stats().values()
+text = {str(k, "ascii") if isinstance(k, bytes) else k: str(v, "ascii") if isinstance(v, bytes)
+        else str(v) for k, v in stats.items()}
+print(json.dumps({k: int(v) for k, v in text.items() if v.isdigit()}))
+"""
+
+
+def rabbitmqctl(rabbitmq: Container, *args: str) -> list[dict[str, Any]]:
+    code, output = rabbitmq.exec_run(["rabbitmqctl", "-q", *args, "--formatter", "json"])
+    assert code == 0, output
+    rows: list[dict[str, Any]] = json.loads(output)
+    return rows
+
+
+def configured_with(client: docker.DockerClient, text: str) -> set[str]:
+    """Running service containers whose mounted configuration files contain `text`."""
+    found = set()
+    for container in client.containers.list(filters={"label": "stackyard.kind=service"}):
+        for mount in container.attrs["Mounts"]:
+            if mount["Destination"] == CONFIG_MOUNT and any(
+                text in f.read_text(errors="replace")
+                for f in Path(mount["Source"]).rglob("*")
+                if f.is_file()
+            ):
+                found.add(container.name)
+    return found
+
+
+def test_every_cache_and_queue_user_is_connected(deployed: Cloud) -> None:
+    """Each service that should use memcached or RabbitMQ holds connections to it, counted by
+    the kernel per container; the servers accepted exactly those (RabbitMQ through HAProxy)
+    and authenticated them: every RabbitMQ connection is running as the openstack user, and
+    memcached, which takes SASL only, saw no failed authentication, at least as many as it
+    holds connections, and cache hits."""
+    token = deployed.admin_token(VIP)
+    project = deployed.keystone(VIP).find(token, "project", "admin")
+    for name, path in (("glance", "/v2/images"), ("placement", "/resource_providers"),
+                       ("nova", "/v2.1/servers"), ("neutron", "/v2.0/networks"),
+                       ("heat", f"/v1/{project}/stacks")):  # fmt: skip
+        assert api(name).request("GET", path, token=token)[0] == 200, name
+    client = deployed.client
+    assert configured_with(client, ":11211") - {"memcached"} == CACHE_USERS | set(IDLE_CACHE)
+    assert configured_with(client, "rabbit://") == QUEUE_USERS | set(IDLE_QUEUE)
+    rabbitmq = client.containers.get("rabbitmq")
+    for _ in range(30):  # connections open and close: take views until they agree
+        cache = connected_to(client, 11211)
+        queue = connected_to(client, 5672)
+        proxied = queue.pop("haproxy", 0)  # HAProxy's side of the connections it forwards
+        listing = rabbitmqctl(rabbitmq, "list_connections", "user", "state")
+        views = (sum(queue.values()), proxied, accepted_on(client, "rabbitmq", 5672), len(listing))
+        if len(set(views)) == 1 and sum(cache.values()) == accepted_on(client, "memcached", 11211):
+            break
+        time.sleep(1)
+    print(f"memcached clients: {dict(cache)}; RabbitMQ clients: {dict(queue)}")
+    assert set(cache) == CACHE_USERS, cache
+    assert set(queue) == QUEUE_USERS, queue
+    assert sum(cache.values()) == accepted_on(client, "memcached", 11211)
+    assert len(set(views)) == 1, f"clients, HAProxy, RabbitMQ's socket table, its list: {views}"
+    assert {(c["user"], c["state"]) for c in listing} == {("openstack", "running")}
+    code, output = client.containers.get("keystone").exec_run(["python3", "-c", MEMCACHED_STATS])
+    assert code == 0, output
+    stats = json.loads(output)
+    assert stats["auth_errors"] == 0 and stats["get_hits"] > 0, stats
+    assert stats["auth_cmds"] >= sum(cache.values()), stats
 
 
 def test_tempest(deployed: Cloud, engine: DockerEngine, tmp_path: Path) -> None:
