@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -55,6 +54,7 @@ from stackyard.deploy.planner import plan as make_plan
 from stackyard.deploy.planner import settling
 from stackyard.deploy.strategies.database import TOOLBOX_IMAGE
 from stackyard.engine.containers import ContainerEngine, shared_sources
+from stackyard.engine.port import ContainerRecord
 from stackyard.errors import ConfigError, EngineError
 from stackyard.services.catalog import load_services
 from stackyard.services.model import ContainerDef
@@ -203,12 +203,11 @@ def deploy(planned: Planned, engine: ContainerEngine, say: Say = _quiet) -> list
 def stop(engine: ContainerEngine, say: Say = _quiet) -> list[str]:
     """Stop every running stackyard container (volumes, containers and config stay)."""
     stopped = []
-    for entry in engine.managed_containers():
-        if entry.get("State") in ("running", "restarting"):
-            name = str(entry["Names"][0]).lstrip("/")
-            say(f"  stopping {name}")
-            engine.stop(name)
-            stopped.append(name)
+    for record in engine.managed_containers():
+        if record.running:
+            say(f"  stopping {record.name}")
+            engine.stop(record.name)
+            stopped.append(record.name)
     return stopped
 
 
@@ -227,12 +226,11 @@ def destroy(
     (the data) only with include_volumes. Works from the engine's labels alone."""
     containers = []
     shared: set[str] = set()
-    for entry in engine.managed_containers():
-        name = str(entry["Names"][0]).lstrip("/")
-        say(f"  removing container {name}")
-        engine.remove(name)
-        containers.append(name)
-        spec = ObservedContainer(name, "", "", RunState.STOPPED, entry.get("Labels") or {})
+    for record in engine.managed_containers():
+        say(f"  removing container {record.name}")
+        engine.remove(record.name)
+        containers.append(record.name)
+        spec = ObservedContainer(record.name, "", "", RunState.STOPPED, dict(record.labels))
         shared.update(shared_sources(tuple((spec.recorded_spec() or {}).get("volumes", []))))
     for folder in sorted(shared):
         for namespace in engine.clear_shared_folder(folder):
@@ -481,18 +479,14 @@ def _port_free(engine: ContainerEngine, container: str, address: str, port: int)
     return Finding(what, True, "free")
 
 
-def _publishes(record: dict[str, Any] | None, address: str, port: int) -> bool:
-    """Whether the engine's inspect record is of a running stackyard container that publishes
-    exactly address:port (NetworkSettings.Ports: what the engine did publish)."""
-    if not record or not (record.get("State") or {}).get("Running"):
-        return False
-    if ((record.get("Config") or {}).get("Labels") or {}).get(LABEL_MANAGED) != "true":
-        return False
-    published = (record.get("NetworkSettings") or {}).get("Ports") or {}
-    return any(
-        binding.get("HostIp") == address and binding.get("HostPort") == str(port)
-        for bindings in published.values()
-        for binding in bindings or []
+def _publishes(record: ContainerRecord | None, address: str, port: int) -> bool:
+    """Whether the engine's record is of a running stackyard container that publishes exactly
+    address:port (what the engine did publish, not what the spec asked)."""
+    return (
+        record is not None
+        and record.running
+        and record.labels.get(LABEL_MANAGED) == "true"
+        and (address, str(port)) in record.published
     )
 
 

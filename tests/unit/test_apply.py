@@ -9,14 +9,12 @@ import itertools
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackyard.deploy import apply as apply_module
 from stackyard.deploy.apply import Applier, ApplyFailed
 from stackyard.deploy.desired import Desired
 from stackyard.deploy.model import (
@@ -34,7 +32,7 @@ from stackyard.deploy.model import (
 )
 from stackyard.deploy.observe import observe
 from stackyard.deploy.planner import plan as make_plan
-from stackyard.engine.containers import ContainerEngine
+from stackyard.engine.port import ContainerRecord
 from stackyard.errors import EngineError
 
 HOST = "n1"
@@ -61,59 +59,66 @@ class Clock:
 
 
 @dataclass
-class MemoryEngine:
-    """The container calls apply makes, on dicts shaped like the engine's inspect records."""
+class Box:
+    """One container in the fake: what it runs and how it stands."""
 
-    containers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    id: str
+    image: str
+    labels: dict[str, str]
+    running: bool = False
+    started: bool = False
+    exit_code: int = 0
+
+
+@dataclass
+class MemoryEngine:
+    """The engine port in memory: the calls apply and observe make, answered from Boxes."""
+
+    containers: dict[str, Box] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_create: set[str] = field(default_factory=set)
     ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def add(self, spec: ContainerSpec, running: bool = True, name: str | None = None) -> None:
-        self.containers[name or spec.name] = {**self._record(spec, running), "Started": True}
+        box = Box(f"id{next(self.ids)}", spec.image, spec.labels(), running, started=True)
+        self.containers[name or spec.name] = box
 
-    def _record(self, spec: ContainerSpec, running: bool) -> dict[str, Any]:
-        return {
-            "Id": f"id{next(self.ids)}",
-            "Image": spec.image,
-            "State": {"Running": running, "Restarting": False, "ExitCode": 0},
-            "Config": {"Labels": spec.labels()},
-        }
+    def _record(self, name: str, box: Box) -> ContainerRecord:
+        checked = box.image in EXITS
+        health = ("healthy" if box.image == "good" else "unhealthy") if checked else None
+        return ContainerRecord(
+            name, box.id, box.running, box.labels, exit_code=None if box.running or not
+            box.started else box.exit_code, health=health if box.running else None,
+            image_id=IMAGE_IDS[box.image],
+        )  # fmt: skip
 
-    # what observe calls
-    def managed_containers(self) -> list[dict[str, Any]]:
-        """The engine's list entries: name, state, and a status line with health or exit."""
-        entries = []
-        for name, record in sorted(self.containers.items()):
-            state = record["State"]
-            if state["Running"]:
-                health = "healthy" if record["Image"] == "good" else "unhealthy"
-                status = "Up 2 seconds" + (f" ({health})" if record["Image"] in EXITS else "")
-            elif record.get("Started"):
-                status = f"Exited ({state['ExitCode']}) 1 second ago"
-            else:
-                status = "Created"
-            entries.append({
-                "Names": [f"/{name}"], "Id": record["Id"], "Labels": record["Config"]["Labels"],
-                "State": "running" if state["Running"] else "exited" if record.get("Started")
-                else "created", "Status": status, "ImageID": IMAGE_IDS[record["Image"]],
-            })  # fmt: skip
-        return entries
+    # observation
+    def managed_containers(self) -> list[ContainerRecord]:
+        return [self._record(name, box) for name, box in sorted(self.containers.items())]
+
+    def inspect(self, ref: str) -> ContainerRecord | None:
+        box = self.containers.get(ref)
+        return None if box is None else self._record(ref, box)
 
     def managed_volumes(self) -> dict[str, str]:
         return {}
 
+    def managed_networks(self) -> list[str]:
+        return []
+
     def image_ids(self, references: set[str]) -> dict[str, str]:
         return {ref: IMAGE_IDS[ref] for ref in references}
 
-    # what apply calls
+    # changes
     def ensure_network(self, name: str) -> None: ...
     def ensure_volume(self, name: str, service: str) -> None: ...
     def ensure_shared_folder(self, path: str) -> None: ...
     def ensure_terminals(self, path: str) -> None: ...
+    def clear_shared_folder(self, path: str) -> list[str]:
+        return []
 
-    def inspect(self, ref: str) -> dict[str, Any] | None:
-        return self.containers.get(ref)
+    def remove_volume(self, name: str) -> None: ...
+    def remove_network(self, name: str) -> None: ...
 
     def create(self, spec: ContainerSpec, config_dir: str | None) -> str:
         self.calls.append(("create", spec.name))
@@ -121,19 +126,19 @@ class MemoryEngine:
             raise EngineError(f"the engine refused to create {spec.name}")
         if spec.name in self.containers:
             raise EngineError(f"Conflict: the name {spec.name} is in use")
-        self.containers[spec.name] = self._record(spec, running=False)
-        return str(self.containers[spec.name]["Id"])
+        box = Box(f"id{next(self.ids)}", spec.image, spec.labels())
+        self.containers[spec.name] = box
+        return box.id
 
     def start(self, ref: str) -> None:
         self.calls.append(("start", ref))
-        record = self.containers[ref]
-        code = EXIT_AT_START.get(record["Image"])
-        record["State"] = {"Running": code is None, "Restarting": False, "ExitCode": code or 0}
-        record["Started"] = True
+        box = self.containers[ref]
+        code = EXIT_AT_START.get(box.image)
+        box.running, box.started, box.exit_code = code is None, True, code or 0
 
     def stop(self, ref: str, timeout: int = 30) -> None:
         self.calls.append(("stop", ref))
-        self.containers[ref]["State"]["Running"] = False
+        self.containers[ref].running = False
 
     def remove(self, ref: str) -> None:
         self.calls.append(("remove", ref))
@@ -145,23 +150,25 @@ class MemoryEngine:
 
     def wait(self, ref: str, timeout: float) -> int | None:
         self.calls.append(("wait", ref))
-        code = JOB_EXIT.get(self.containers[ref]["Image"])
+        box = self.containers[ref]
+        code = JOB_EXIT.get(box.image)
         if code is not None:
-            self.containers[ref]["State"] = {"Running": False, "ExitCode": code}
+            box.running, box.exit_code = False, code
         return code
 
     def exec(self, ref: str, argv: list[str]) -> tuple[int, str]:
-        healthy = self.containers[ref]["Image"] == "good"
+        healthy = self.containers[ref].image == "good"
         return (0, "") if healthy else (1, "connection refused\n")
 
     def logs(self, ref: str, tail: int = 20) -> list[str]:
         return [f"last line of {ref}"]
 
     def running(self, ref: str) -> bool:
-        return bool(self.containers.get(ref, {}).get("State", {}).get("Running"))
+        box = self.containers.get(ref)
+        return box is not None and box.running
 
     def images(self) -> dict[str, str]:
-        return {name: record["Image"] for name, record in self.containers.items()}
+        return {name: box.image for name, box in self.containers.items()}
 
 
 def service(name: str, image: str = "good", **fields: Any) -> ContainerSpec:
@@ -175,11 +182,12 @@ def job(name: str, image: str) -> ContainerSpec:
                          kind=Kind.JOB, deadline=300.0)  # fmt: skip
 
 
-def applier(tmp_path: Path, engine: MemoryEngine, states: dict[str, ServiceState]) -> Applier:
+def applier(
+    tmp_path: Path, engine: MemoryEngine, states: dict[str, ServiceState], clock: Clock
+) -> Applier:
     desired = Desired(state=DesiredState(states), files={}, volumes={}, networks={},
                       frontends=(), balancers={}, vip="", variables={})  # fmt: skip
-    # The fake answers every call apply makes; the engine port (issue 11) will type it.
-    return Applier(cast(ContainerEngine, engine), desired, tmp_path / "generated", say=_quiet)
+    return Applier(engine, desired, tmp_path / "generated", say=_quiet, clock=clock)
 
 
 def _quiet(_line: str) -> None:
@@ -194,11 +202,8 @@ def one_step(action: Action, spec: ContainerSpec) -> tuple[Plan, dict[str, Servi
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(apply_module, "time", SimpleNamespace(monotonic=fake.monotonic,
-                                                               sleep=fake.sleep))  # fmt: skip
-    return fake
+def clock() -> Clock:
+    return Clock()
 
 
 def test_a_replacement_that_fails_its_gate_is_rolled_back(tmp_path: Path, clock: Clock) -> None:
@@ -206,7 +211,7 @@ def test_a_replacement_that_fails_its_gate_is_rolled_back(tmp_path: Path, clock:
     engine.add(service("api", "good"))
     plan, states = one_step(Action.RECREATE, service("api", "crash"))
     with pytest.raises(ApplyFailed) as info:
-        applier(tmp_path, engine, states).apply(plan)
+        applier(tmp_path, engine, states, clock).apply(plan)
     assert "api exited (code 1) instead of becoming healthy; the previous api container was " \
         "restored" in str(info.value)  # fmt: skip
     assert "last line of api" in str(info.value)
@@ -222,7 +227,7 @@ def test_a_rollback_whose_old_container_fails_too_says_so(tmp_path: Path, clock:
     engine.add(service("api", "sick"))
     plan, states = one_step(Action.RECREATE, service("api", "crash"))
     with pytest.raises(ApplyFailed, match="started again but is not healthy"):
-        applier(tmp_path, engine, states).apply(plan)
+        applier(tmp_path, engine, states, clock).apply(plan)
     assert engine.images() == {"api": "sick"}
 
 
@@ -231,7 +236,7 @@ def test_a_gate_ends_at_the_deadline_with_the_check_output(tmp_path: Path, clock
     plan, states = one_step(Action.CREATE, service("api", "sick"))
     started = clock.now
     with pytest.raises(ApplyFailed) as info:
-        applier(tmp_path, engine, states).apply(plan)
+        applier(tmp_path, engine, states, clock).apply(plan)
     assert "api did not become healthy within 30 s" in str(info.value)
     assert "(health check: connection refused)" in str(info.value)
     assert 30.0 <= clock.now - started < 31.0
@@ -240,9 +245,9 @@ def test_a_gate_ends_at_the_deadline_with_the_check_output(tmp_path: Path, clock
 def test_a_healthy_container_passes_its_gate_and_is_marked(tmp_path: Path, clock: Clock) -> None:
     engine = MemoryEngine()
     plan, states = one_step(Action.CREATE, service("api", "good"))
-    results = applier(tmp_path, engine, states).apply(plan)
+    results = applier(tmp_path, engine, states, clock).apply(plan)
     assert [(r.step.container, r.ok) for r in results] == [("api", True)]
-    assert (tmp_path / "generated" / ".gated" / engine.containers["api"]["Id"]).exists()
+    assert (tmp_path / "generated" / ".gated" / engine.containers["api"].id).exists()
 
 
 def test_a_replacement_resumed_after_a_kill_starts_over(tmp_path: Path, clock: Clock) -> None:
@@ -251,7 +256,7 @@ def test_a_replacement_resumed_after_a_kill_starts_over(tmp_path: Path, clock: C
     engine.add(service("api", "good"), running=False, name="api" + PREVIOUS)
     engine.add(service("api", "crash"), running=False)
     plan, states = one_step(Action.RECREATE, service("api", "good", user="42:42"))
-    applier(tmp_path, engine, states).apply(plan)
+    applier(tmp_path, engine, states, clock).apply(plan)
     assert engine.calls == [
         ("remove", "api"), ("create", "api"), ("start", "api"), ("remove", "api" + PREVIOUS)
     ]  # fmt: skip
@@ -263,7 +268,7 @@ def test_a_running_job_of_the_same_spec_is_adopted(tmp_path: Path, clock: Clock)
     spec = job("keystone_db_sync", "job-ok")
     engine.add(spec, running=True)
     plan, states = one_step(Action.RUN, spec)
-    applier(tmp_path, engine, states).apply(plan)
+    applier(tmp_path, engine, states, clock).apply(plan)
     assert engine.calls == [("wait", "keystone_db_sync")]
 
 
@@ -271,7 +276,7 @@ def test_a_running_job_of_another_spec_is_run_again(tmp_path: Path, clock: Clock
     engine = MemoryEngine()
     engine.add(job("keystone_db_sync", "job-hang"), running=True)
     plan, states = one_step(Action.RUN, job("keystone_db_sync", "job-ok"))
-    applier(tmp_path, engine, states).apply(plan)
+    applier(tmp_path, engine, states, clock).apply(plan)
     assert [call for call, _ in engine.calls] == ["remove", "create", "start", "wait"]
 
 
@@ -288,7 +293,7 @@ def test_a_job_that_fails_or_hangs_fails_its_step(
     engine = MemoryEngine()
     plan, states = one_step(Action.RUN, job("keystone_db_sync", image))
     with pytest.raises(ApplyFailed) as info:
-        applier(tmp_path, engine, states).apply(plan)
+        applier(tmp_path, engine, states, clock).apply(plan)
     assert message in str(info.value) and "last line of keystone_db_sync" in str(info.value)
     assert (("stop", "keystone_db_sync") in engine.calls) is stopped
 
@@ -298,7 +303,7 @@ def test_an_engine_error_fails_the_step_and_restores(tmp_path: Path, clock: Cloc
     engine.add(service("api", "good"))
     plan, states = one_step(Action.RECREATE, service("api", "good", user="1:1"))
     with pytest.raises(ApplyFailed) as info:
-        applier(tmp_path, engine, states).apply(plan)
+        applier(tmp_path, engine, states, clock).apply(plan)
     assert "the engine refused to create api; the previous api container was restored" in str(
         info.value
     )
@@ -316,7 +321,7 @@ def test_a_failed_service_stops_the_services_that_follow_it(tmp_path: Path, cloc
     plan = Plan(tuple(Wave(s.name, (Step(Action.CREATE, HOST, s.name, "new", spec=s),))
                       for s in (database, cache, api)))  # fmt: skip
     with pytest.raises(ApplyFailed, match="db exited"):
-        applier(tmp_path, engine, states).apply(plan, workers=1)
+        applier(tmp_path, engine, states, clock).apply(plan, workers=1)
     assert ("create", "api") not in engine.calls
     assert engine.running("cache")
 
@@ -367,19 +372,15 @@ def test_observe_plan_apply_converges(
     """Whatever an earlier deployment left, one run of the real code reaches the desired state:
     the next plan is empty, every container runs its desired spec, every job ran, nothing
     else (no set-aside container, no unwanted one) is left."""
-    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as folder:
-        patch.setattr(apply_module, "time", SimpleNamespace(monotonic=Clock().monotonic,
-                                                            sleep=lambda _s: None))  # fmt: skip
-        run = applier(Path(folder), engine, states)
+    with tempfile.TemporaryDirectory() as folder:
+        run = applier(Path(folder), engine, states, Clock())
         images = frozenset(spec.image for _, spec in run.desired.specs())
-        run.apply(make_plan(run.desired.state, observe(cast(ContainerEngine, engine), HOST,
-                                                       images)))  # fmt: skip
-        after = observe(cast(ContainerEngine, engine), HOST, images)
-        assert make_plan(run.desired.state, after).is_empty
+        run.apply(make_plan(run.desired.state, observe(engine, HOST, images)))
+        assert make_plan(run.desired.state, observe(engine, HOST, images)).is_empty
     wanted = {spec.name: spec for state in states.values() for spec in state.containers[HOST]}
     assert set(engine.containers) == set(wanted)
     for name, spec in wanted.items():
-        record = engine.containers[name]
-        assert record["Config"]["Labels"][LABEL_HASH] == spec.spec_hash()
-        assert record["State"]["Running"] is (spec.kind is Kind.SERVICE)
-        assert record["State"]["ExitCode"] == 0
+        box = engine.containers[name]
+        assert box.labels[LABEL_HASH] == spec.spec_hash()
+        assert box.running is (spec.kind is Kind.SERVICE)
+        assert box.exit_code == 0

@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 import pytest
 import yaml
@@ -36,6 +37,9 @@ from stackyard.deploy.model import (
 from stackyard.deploy.observe import observe, observed_container
 from stackyard.deploy.planner import plan
 from stackyard.deploy.report import NO_CHANGES, render_text, to_dict
+from stackyard.engine.containers import listed_record
+from stackyard.engine.port import ContainerRecord
+from stackyard.engine.port import Engine as EnginePort
 from stackyard.errors import ConfigError
 from stackyard.operations import post_deploy
 from stackyard.services.catalog import default_root, load_services
@@ -194,19 +198,14 @@ def test_a_job_that_failed_is_run_again_and_nothing_else(tmp_path: Path) -> None
 
 
 def test_a_job_created_but_never_started_runs(tmp_path: Path) -> None:
-    """A run killed between creating a job and starting it leaves a container the engine
-    reports as exited 0: it is observed without an exit code, and planned to run."""
+    """A run killed between creating a job and starting it leaves a container that never ran
+    (the engine's record has no exit code for it): it is planned to run."""
     desired = desired_with(tmp_path)
     spec = specs_by_name(desired)["mariadb_bootstrap"]
 
     class Engine:
-        def managed_containers(self) -> list[dict[str, object]]:
-            entry = {"Names": ["/mariadb_bootstrap"], "Id": "c1", "State": "created",
-                     "Status": "Created", "Labels": spec.labels(), "Created": 1}  # fmt: skip
-            return [entry]
-
-        def inspect(self, ref: str) -> dict[str, object]:
-            return {"State": {"ExitCode": 0}}  # what the engine says of a created container
+        def managed_containers(self) -> list[ContainerRecord]:
+            return [ContainerRecord("mariadb_bootstrap", "c1", False, spec.labels(), created=1)]
 
         def managed_volumes(self) -> dict[str, str]:
             return dict.fromkeys(desired.volumes[HOST], "1.0")
@@ -214,7 +213,7 @@ def test_a_job_created_but_never_started_runs(tmp_path: Path) -> None:
         def image_ids(self, references: set[str]) -> dict[str, str]:
             return {}
 
-    seen = observe(Engine(), HOST)
+    seen = observe(cast(EnginePort, Engine()), HOST)
     assert seen.containers[HOST]["mariadb_bootstrap"].exit_code is None
     steps = plan(desired.state, seen).steps
     assert (Action.RUN, "mariadb_bootstrap", "never started") in [
@@ -238,7 +237,7 @@ def test_the_container_list_gives_exit_codes_and_health(
 ) -> None:
     """A job's exit code comes from the list's status line: no inspect per job in a run."""
     entry = {"Names": ["/x"], "Id": "i", "State": state, "Status": status, "Labels": {}}
-    seen = observed_container(entry, HOST)
+    seen = observed_container(listed_record(entry), HOST)
     assert (seen.exit_code, seen.health) == (code, health)
 
 

@@ -16,6 +16,8 @@ import pytest
 from stackyard import facts, operations
 from stackyard.config.globals import Globals
 from stackyard.deploy.model import LABEL_MANAGED
+from stackyard.engine.containers import inspected_record
+from stackyard.engine.port import ContainerRecord
 from stackyard.errors import ConfigError
 from stackyard.operations import Finding, _port_free, prechecks
 from tests.unit.test_addresses import ADDRESSES, ANSWERED, UNKNOWN
@@ -60,14 +62,16 @@ class StubEngine:
         self.api = self
         self.inspected: list[str] = []
 
-    def inspect(self, ref: str) -> dict[str, Any] | None:
+    def inspect(self, ref: str) -> ContainerRecord | None:
+        """The canned engine record, as ContainerEngine reads it."""
         self.inspected.append(ref)
-        return self.containers.get(ref)
+        found = self.containers.get(ref)
+        return None if found is None else inspected_record({"Id": ref, **found})
 
-    def managed_containers(self) -> list[dict[str, Any]]:
+    def managed_containers(self) -> list[ContainerRecord]:
         return [
-            {"Names": [r["Name"]], "State": r["State"]["Status"]}
-            for r in self.containers.values()
+            inspected_record({"Id": name, **r})
+            for name, r in self.containers.items()
             if LABEL_MANAGED in r["Config"]["Labels"]
         ]
 

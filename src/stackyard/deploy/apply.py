@@ -14,7 +14,6 @@ import csv
 import graphlib
 import os
 import shutil
-import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ from stackyard.deploy.model import (
     Step,
     Wave,
 )
-from stackyard.engine.containers import ContainerEngine, shared_sources, terminal_sources
+from stackyard.engine.containers import shared_sources, terminal_sources
+from stackyard.engine.port import Clock, Engine, SystemClock
 from stackyard.errors import EngineError, StackyardError
 
 Say = Callable[[str], None]
@@ -72,10 +72,11 @@ class StepFailed(StackyardError):
 
 @dataclass
 class Applier:
-    engine: ContainerEngine
+    engine: Engine
     desired: Desired
     generated: Path  # <config dir>/generated: one folder per container and config digest
     say: Say = print
+    clock: Clock = field(default_factory=SystemClock)
     results: list[StepResult] = field(default_factory=list)
 
     # preparation -----------------------------------------------------------------------------
@@ -230,7 +231,7 @@ class Applier:
             sorter.done(*ready)
 
     def _run_step(self, step: Step) -> None:
-        started = time.monotonic()
+        started = self.clock.monotonic()
         verb = {
             Action.CREATE: "creating",
             Action.RECREATE: "replacing",
@@ -257,16 +258,16 @@ class Applier:
                 self._replace(step)
                 self._routed(step)
         except StepFailed as exc:
-            seconds = time.monotonic() - started
+            seconds = self.clock.monotonic() - started
             self.results.append(StepResult(step, seconds, False, str(exc), tuple(exc.log_tail)))
             self.say(f"  FAILED {step.container} after {seconds:.1f} s: {exc}")
             raise
         except EngineError as exc:
-            seconds = time.monotonic() - started
+            seconds = self.clock.monotonic() - started
             self.results.append(StepResult(step, seconds, False, str(exc)))
             self.say(f"  FAILED {step.container} after {seconds:.1f} s: {exc}")
             raise StepFailed(f"{step.container} on {step.host}: {exc}", []) from None
-        seconds = time.monotonic() - started
+        seconds = self.clock.monotonic() - started
         self.results.append(StepResult(step, seconds, True))
         done = {
             Action.CREATE: "created",
@@ -294,19 +295,20 @@ class Applier:
         if not frontends:
             return
         for balancer, status in self.desired.balancers.get(step.host, ()):
-            if self.engine.running(balancer):
+            record = self.engine.inspect(balancer)
+            if record is not None and record.running:
                 self._wait_up(balancer, list(status), frontends, step)
 
     def _wait_up(self, balancer: str, status: list[str], frontends: list[str], step: Step) -> None:
-        deadline = time.monotonic() + ROUTE_DEADLINE
-        while time.monotonic() < deadline:
+        deadline = self.clock.monotonic() + ROUTE_DEADLINE
+        while self.clock.monotonic() < deadline:
             code, output = self.engine.exec(balancer, status)
             # `show stat` CSV: proxy name, server name, ..., column 18 the server's status.
             up = {(row[0], row[1]) for row in csv.reader(output.splitlines()) if len(row) > 17
                   and row[17].startswith("UP")}  # fmt: skip
             if code == 0 and all((name, step.host) in up for name in frontends):
                 return
-            time.sleep(POLL)
+            self.clock.sleep(POLL)
         raise StepFailed(f"{balancer} does not route to {step.container} on {step.host} within "
                          f"{ROUTE_DEADLINE:.0f} s of it being healthy", [])  # fmt: skip
 
@@ -350,8 +352,8 @@ class Applier:
         record = self.engine.inspect(step.container)
         adopted = (
             record is not None
-            and record["State"].get("Running")
-            and record["Config"]["Labels"].get(LABEL_HASH) == spec.spec_hash()
+            and record.running
+            and record.labels.get(LABEL_HASH) == spec.spec_hash()
         )
         if not adopted:  # a job an interrupted run started is waited for, not started twice
             self.engine.remove(step.container)
@@ -373,36 +375,34 @@ class Applier:
     def _gate(self, spec: ContainerSpec, name: str) -> None:
         """Wait until the container passes its health check (run by stackyard at a short
         interval, so a deploy does not wait for the engine's own schedule)."""
-        deadline = time.monotonic() + spec.deadline
+        deadline = self.clock.monotonic() + spec.deadline
         test = list(spec.healthcheck.test) if spec.healthcheck else None
-        settle = time.monotonic() + 1.0
+        settle = self.clock.monotonic() + 1.0
         last = ""
         while True:
             record = self.engine.inspect(name)
-            state = record["State"] if record else {}
-            if not state.get("Running") or state.get("Restarting"):
-                code = state.get("ExitCode")
+            if record is None or not record.running or record.restarting:
+                code = record.exit_code if record else None
                 raise StepFailed(
                     f"{name} exited (code {code}) instead of becoming healthy",
                     self.engine.logs(name, LOG_LINES),
                 )
             if test is None:
-                if time.monotonic() >= settle:
+                if self.clock.monotonic() >= settle:
                     break
             else:
                 code, last = self.engine.exec(name, test)
                 if code == 0:
                     break
-            if time.monotonic() >= deadline:
+            if self.clock.monotonic() >= deadline:
                 lines = self.engine.logs(name, LOG_LINES)
                 if last.strip():
                     lines.append(f"(health check: {last.strip().splitlines()[-1]})")
                 raise StepFailed(
                     f"{name} did not become healthy within {spec.deadline:.0f} s", lines
                 )
-            time.sleep(POLL)
-        assert record is not None
-        write_private(self.generated / GATED / str(record["Id"]), "")
+            self.clock.sleep(POLL)
+        write_private(self.generated / GATED / record.id, "")
 
 
 def step_dependencies(

@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from stackyard.deploy.model import (
     Kind,
 )
 from stackyard.engine.docker_engine import DockerEngine, engine_lost
+from stackyard.engine.port import ContainerRecord
 from stackyard.errors import EngineError
 
 NANOSECONDS = 1_000_000_000
@@ -177,17 +179,24 @@ class ContainerEngine:
 
     # observation ----------------------------------------------------------------------------
 
-    def managed_containers(self) -> list[dict[str, Any]]:
-        """Every container stackyard manages, in one call (labels, state and status)."""
-        result: list[dict[str, Any]] = self._call(
+    def managed_containers(self) -> list[ContainerRecord]:
+        """Every container stackyard manages, from one list call; an inspect only for a
+        stopped container whose status line does not say how it ended."""
+        entries = self._call(
             "list containers",
             self.api.containers,
             all=True,
             filters={"label": f"{LABEL_MANAGED}=true"},
         )
-        return result
+        records = []
+        for entry in entries:
+            record = listed_record(entry)
+            if not record.running and record.exit_code is None and entry.get("State") != "created":
+                record = self.inspect(record.id) or record
+            records.append(record)
+        return records
 
-    def inspect(self, ref: str) -> dict[str, Any] | None:
+    def inspect(self, ref: str) -> ContainerRecord | None:
         try:
             result: dict[str, Any] = self.api.inspect_container(ref)
         except docker.errors.NotFound:
@@ -198,7 +207,7 @@ class ContainerEngine:
             raise EngineError(
                 engine_lost(f"inspect container {ref}", self.engine.url, exc)
             ) from None
-        return result
+        return inspected_record(result)
 
     def managed_volumes(self) -> dict[str, str]:
         """name -> the Unix time stackyard created it, from its label (the engine's own
@@ -434,10 +443,61 @@ class ContainerEngine:
         finally:
             self.remove(name)
 
-    def running(self, ref: str) -> bool:
-        record = self.inspect(ref)
-        return bool(record and record["State"].get("Running"))
-
 
 def _name(entry: dict[str, Any]) -> str:
     return str(entry["Name"])
+
+
+_HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+_EXITED = re.compile(r"^Exited \((-?\d+)\)")
+
+
+def listed_record(entry: dict[str, Any]) -> ContainerRecord:
+    """One entry of the engine's container list (pure): health and exit code from its status
+    line ("Up 2 minutes (healthy)", "Exited (0) 2 minutes ago"); none for one never started."""
+    state, status = str(entry.get("State", "")), str(entry.get("Status", ""))
+    health = _HEALTH.search(status)
+    exited = _EXITED.match(status)
+    return ContainerRecord(
+        name=str(entry["Names"][0]).lstrip("/"),
+        id=str(entry["Id"]),
+        running=state in ("running", "restarting"),
+        restarting=state == "restarting",
+        labels=dict(entry.get("Labels") or {}),
+        exit_code=int(exited.group(1)) if exited else None,
+        health=None if health is None else health.group(1).removeprefix("health: "),
+        created=float(entry.get("Created") or 0),
+        image_id=str(entry.get("ImageID") or ""),
+    )
+
+
+def inspected_record(record: dict[str, Any]) -> ContainerRecord:
+    """The engine's inspect record of a container (pure)."""
+    state = record.get("State") or {}
+    ports = (record.get("NetworkSettings") or {}).get("Ports") or {}
+    started = state.get("StartedAt", "")
+    return ContainerRecord(
+        name=str(record.get("Name", "")).lstrip("/"),
+        id=str(record["Id"]),
+        running=bool(state.get("Running")),
+        restarting=bool(state.get("Restarting")),
+        labels=dict((record.get("Config") or {}).get("Labels") or {}),
+        # The engine says 0 for a container created and never started: not an exit.
+        exit_code=None if started.startswith("0001-") else int(state.get("ExitCode", -1)),
+        health=((state.get("Health") or {}).get("Status")) or None,
+        created=_unix_time(str(record.get("Created", ""))),
+        image_id=str(record.get("Image", "")),
+        published=frozenset(
+            (str(binding.get("HostIp")), str(binding.get("HostPort")))
+            for bindings in ports.values()
+            for binding in bindings or []
+        ),
+    )
+
+
+def _unix_time(stamp: str) -> float:
+    """The engine's RFC 3339 time with nanoseconds, as Unix time (0 when unreadable)."""
+    try:
+        return datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", stamp)).timestamp()
+    except ValueError:
+        return 0.0
