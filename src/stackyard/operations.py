@@ -49,7 +49,7 @@ from stackyard.deploy.model import (
     RunState,
     Step,
 )
-from stackyard.deploy.observe import observe
+from stackyard.deploy.observe import observe_hosts
 from stackyard.deploy.planner import plan as make_plan
 from stackyard.deploy.planner import settling
 from stackyard.deploy.strategies.database import TOOLBOX_IMAGE
@@ -129,7 +129,7 @@ def plan(
     desired = desired or desired_state(deployment)
     check_overrides(deployment, desired, engine)
     images = frozenset(spec.image for _, spec in desired.specs())
-    observed = observe(engine, local_host(deployment), images)
+    observed = observe_hosts({local_host(deployment): engine}, images)
     changes = make_plan(desired.state, observed)
     return Planned(
         deployment, desired, observed, changes, settling(desired.state, observed, changes)
@@ -195,7 +195,8 @@ def _option_lists(
 def deploy(planned: Planned, engine: ContainerEngine, say: Say = _quiet) -> list[StepResult]:
     """Wait for containers still starting, then apply the plan; an empty plan changes nothing
     (not even files)."""
-    applier = Applier(engine, planned.desired, planned.deployment.config_dir / GENERATED, say)
+    engines = {local_host(planned.deployment): engine}
+    applier = Applier(engines, planned.desired, planned.deployment.config_dir / GENERATED, say)
     applier.settle(planned.settling, planned.observed)
     return [] if planned.plan.is_empty else applier.apply(planned.plan)
 

@@ -30,9 +30,9 @@ from stackyard.deploy.model import (
     Step,
     Wave,
 )
-from stackyard.deploy.observe import observe
+from stackyard.deploy.observe import observe_hosts
 from stackyard.deploy.planner import plan as make_plan
-from stackyard.engine.port import ContainerRecord
+from stackyard.engine.port import ContainerRecord, Engine
 from stackyard.errors import EngineError
 
 HOST = "n1"
@@ -187,7 +187,7 @@ def applier(
 ) -> Applier:
     desired = Desired(state=DesiredState(states), files={}, volumes={}, networks={},
                       frontends=(), balancers={}, vip="", variables={})  # fmt: skip
-    return Applier(engine, desired, tmp_path / "generated", say=_quiet, clock=clock)
+    return Applier({HOST: engine}, desired, tmp_path / "generated", say=_quiet, clock=clock)
 
 
 def _quiet(_line: str) -> None:
@@ -326,15 +326,42 @@ def test_a_failed_service_stops_the_services_that_follow_it(tmp_path: Path, cloc
     assert engine.running("cache")
 
 
+# --- many hosts -------------------------------------------------------------------------------
+
+
+def test_each_step_runs_on_its_hosts_engine(tmp_path: Path, clock: Clock) -> None:
+    """A service on two hosts: each host's engine gets that host's containers and calls."""
+    one, two = MemoryEngine(), MemoryEngine()
+    api = service("api", "good")
+    states = {"api": ServiceState("api", (), {"n1": (api,), "n2": (api,)})}
+    steps = tuple(Step(Action.CREATE, host, "api", "new", spec=api) for host in ("n1", "n2"))
+    run = Applier({"n1": one, "n2": two}, applier(tmp_path, one, states, clock).desired,
+                  tmp_path / "generated", say=_quiet, clock=clock)  # fmt: skip
+    run.apply(Plan((Wave("api", steps),)))
+    assert one.calls == two.calls == [("create", "api"), ("start", "api")]
+    assert one.images() == two.images() == {"api": "good"}
+
+
+def test_a_step_for_a_host_without_an_engine_fails_naming_it(tmp_path: Path, clock: Clock) -> None:
+    engine = MemoryEngine()
+    api = service("api", "good")
+    states = {"api": ServiceState("api", (), {"n2": (api,)})}
+    plan = Plan((Wave("api", (Step(Action.CREATE, "n2", "api", "new", spec=api),)),))
+    with pytest.raises(ApplyFailed, match=r"api on n2: no engine for host n2 \(engines: n1\)"):
+        applier(tmp_path, engine, states, clock).apply(plan)
+    assert engine.calls == []
+
+
 # --- the real observe, plan and apply on generated states -------------------------------------
 
 NAMES = ("s1", "s2", "s3", "s4")
+HOSTS = ("n1", "n2", "n3")
 
 
 @st.composite
 def desired_states(draw: st.DrawFn) -> dict[str, ServiceState]:
-    """Up to four services on one host, each after some of those before it; a service has one
-    to three containers and may have a job its containers wait for."""
+    """Up to four services on one to three hosts each, each after some of those before it; a
+    service has one to three containers and may have a job its containers wait for."""
     chosen = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=4))
     states = {}
     for i, name in enumerate(chosen):
@@ -347,40 +374,50 @@ def desired_states(draw: st.DrawFn) -> dict[str, ServiceState]:
             for part in draw(st.lists(st.sampled_from(("api", "worker", "cache")), unique=True,
                                       min_size=1, max_size=3))
         )  # fmt: skip
-        states[name] = ServiceState(name, deps, {HOST: (*jobs, *containers)})
+        hosts = draw(st.lists(st.sampled_from(HOSTS), unique=True, min_size=1))
+        states[name] = ServiceState(name, deps, dict.fromkeys(hosts, (*jobs, *containers)))
     return states
 
 
 @st.composite
-def engines(draw: st.DrawFn) -> MemoryEngine:
-    """What an earlier deployment left: its containers running or stopped, jobs done or
-    still running, and now and then a container set aside by a replacement that was killed."""
-    engine = MemoryEngine()
+def leftovers(draw: st.DrawFn) -> dict[str, MemoryEngine]:
+    """What an earlier deployment left on each host: its containers running or stopped, jobs
+    done or still running, now and then a container set aside by a replacement that was
+    killed."""
+    engines = {host: MemoryEngine() for host in HOSTS}
     for state in draw(desired_states()).values():
-        for spec in state.containers[HOST]:
-            engine.add(spec, running=draw(st.booleans()))
-            if spec.kind is Kind.SERVICE and draw(st.integers(0, 4)) == 0:
-                engine.add(spec, running=False, name=spec.name + PREVIOUS)
-    return engine
+        for host, specs in state.containers.items():
+            for spec in specs:
+                engines[host].add(spec, running=draw(st.booleans()))
+                if spec.kind is Kind.SERVICE and draw(st.integers(0, 4)) == 0:
+                    engines[host].add(spec, running=False, name=spec.name + PREVIOUS)
+    return engines
 
 
 @settings(max_examples=150, deadline=None)
-@given(desired_states(), engines())
+@given(desired_states(), leftovers())
 def test_observe_plan_apply_converges(
-    states: dict[str, ServiceState], engine: MemoryEngine
+    states: dict[str, ServiceState], engines: dict[str, MemoryEngine]
 ) -> None:
-    """Whatever an earlier deployment left, one run of the real code reaches the desired state:
-    the next plan is empty, every container runs its desired spec, every job ran, nothing
-    else (no set-aside container, no unwanted one) is left."""
+    """Whatever an earlier deployment left on three hosts, one run of the real code reaches
+    the desired state: the next plan is empty, on every host every container runs its desired
+    spec, every job ran, nothing else (no set-aside container, no unwanted one) is left."""
     with tempfile.TemporaryDirectory() as folder:
-        run = applier(Path(folder), engine, states, Clock())
-        images = frozenset(spec.image for _, spec in run.desired.specs())
-        run.apply(make_plan(run.desired.state, observe(engine, HOST, images)))
-        assert make_plan(run.desired.state, observe(engine, HOST, images)).is_empty
-    wanted = {spec.name: spec for state in states.values() for spec in state.containers[HOST]}
-    assert set(engine.containers) == set(wanted)
-    for name, spec in wanted.items():
-        box = engine.containers[name]
-        assert box.labels[LABEL_HASH] == spec.spec_hash()
-        assert box.running is (spec.kind is Kind.SERVICE)
-        assert box.exit_code == 0
+        desired = applier(Path(folder), MemoryEngine(), states, Clock()).desired
+        run = Applier(engines, desired, Path(folder), say=_quiet, clock=Clock())
+        images = frozenset(spec.image for _, spec in desired.specs())
+        run.apply(make_plan(desired.state, observe_hosts(engines, images)))
+        assert make_plan(desired.state, observe_hosts(engines, images)).is_empty
+    for host, engine in engines.items():
+        wanted = {s.name: s for state in states.values() for s in state.containers.get(host, ())}
+        assert set(engine.containers) == set(wanted), host
+        for name, spec in wanted.items():
+            box = engine.containers[name]
+            assert box.labels[LABEL_HASH] == spec.spec_hash()
+            assert box.running is (spec.kind is Kind.SERVICE)
+            assert box.exit_code == 0
+
+
+def _conforms(engine: MemoryEngine) -> Engine:
+    """mypy checks here that the fake implements the whole engine port."""
+    return engine

@@ -14,7 +14,7 @@ import csv
 import graphlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +72,7 @@ class StepFailed(StackyardError):
 
 @dataclass
 class Applier:
-    engine: Engine
+    engines: Mapping[str, Engine]  # host -> its engine: each step runs on its host's
     desired: Desired
     generated: Path  # <config dir>/generated: one folder per container and config digest
     say: Say = print
@@ -81,20 +81,28 @@ class Applier:
 
     # preparation -----------------------------------------------------------------------------
 
+    def on(self, host: str) -> Engine:
+        engine = self.engines.get(host)
+        if engine is None:
+            known = ", ".join(sorted(self.engines))
+            raise EngineError(f"no engine for host {host} (engines: {known})")
+        return engine
+
     def prepare(self, plan: Plan) -> None:
         """Networks, volumes and config files the plan's containers need (idempotent)."""
-        for networks in self.desired.networks.values():
+        for host, networks in sorted(self.desired.networks.items()):
             for network in networks:
-                self.engine.ensure_network(network)
-        for volumes in self.desired.volumes.values():
+                self.on(host).ensure_network(network)
+        for host, volumes in sorted(self.desired.volumes.items()):
             for volume, service in sorted(volumes.items()):
-                self.engine.ensure_volume(volume, service)
-        specs = [step.spec for step in plan.steps if step.spec is not None]
-        binds = tuple(volume for spec in specs for volume in spec.volumes)
-        for folder in sorted(set(shared_sources(binds))):
-            self.engine.ensure_shared_folder(folder)
-        for folder in sorted(set(terminal_sources(binds))):
-            self.engine.ensure_terminals(folder)
+                self.on(host).ensure_volume(volume, service)
+        for host in sorted({step.host for step in plan.steps}):
+            specs = [s.spec for s in plan.steps if s.spec is not None and s.host == host]
+            binds = tuple(volume for spec in specs for volume in spec.volumes)
+            for folder in sorted(set(shared_sources(binds))):
+                self.on(host).ensure_shared_folder(folder)
+            for folder in sorted(set(terminal_sources(binds))):
+                self.on(host).ensure_terminals(folder)
         for step in plan.steps:
             if step.spec is not None and step.spec.config_digest:
                 self.write_config(step.host, step.spec)
@@ -192,12 +200,13 @@ class Applier:
 
         def one(step: Step) -> None:
             assert step.spec is not None
+            engine = self.on(step.host)
             test = step.spec.healthcheck.test if step.spec.healthcheck else None
-            if test and self.engine.exec(step.container, list(test))[0] == 0:
+            if test and engine.exec(step.container, list(test))[0] == 0:
                 return  # healthy already; the engine's own check has not run yet
             self.say(f"  waiting for {step.container} ({step.cause})")
             try:
-                self._gate(step.spec, step.container)
+                self._gate(engine, step.spec, step.container)
                 self._routed(step)
             except StepFailed as exc:
                 self.results.append(StepResult(step, 0.0, False, str(exc), tuple(exc.log_tail)))
@@ -241,21 +250,22 @@ class Applier:
         }[step.action]
         self.say(f"  {verb} {step.container} ({step.cause})")
         try:
+            engine = self.on(step.host)
             if step.action is Action.REMOVE:
-                self._remove(step.container)
+                self._remove(engine, step.container)
             elif step.action is Action.RUN:
-                self._run_job(step)
+                self._run_job(engine, step)
             elif step.action is Action.START:
                 assert step.spec is not None
-                self.engine.start(step.container)
-                self._gate(step.spec, step.container)
+                engine.start(step.container)
+                self._gate(engine, step.spec, step.container)
                 self._routed(step)
             elif step.action is Action.CREATE:
                 assert step.spec is not None
-                self._create_and_gate(step)
+                self._create_and_gate(engine, step)
                 self._routed(step)
             else:
-                self._replace(step)
+                self._replace(engine, step)
                 self._routed(step)
         except StepFailed as exc:
             seconds = self.clock.monotonic() - started
@@ -281,11 +291,11 @@ class Applier:
     def _config_dir(self, spec: ContainerSpec) -> str | None:
         return str(self.config_path(spec)) if spec.config_digest else None
 
-    def _create_and_gate(self, step: Step) -> None:
+    def _create_and_gate(self, engine: Engine, step: Step) -> None:
         assert step.spec is not None
-        self.engine.create(step.spec, self._config_dir(step.spec))
-        self.engine.start(step.container)
-        self._gate(step.spec, step.container)
+        engine.create(step.spec, self._config_dir(step.spec))
+        engine.start(step.container)
+        self._gate(engine, step.spec, step.container)
 
     def _routed(self, step: Step) -> None:
         """Wait until the load balancers send traffic to a backend container again (their own
@@ -294,15 +304,18 @@ class Applier:
                      if (step.host, step.container) in f.servers]  # fmt: skip
         if not frontends:
             return
+        engine = self.on(step.host)
         for balancer, status in self.desired.balancers.get(step.host, ()):
-            record = self.engine.inspect(balancer)
+            record = engine.inspect(balancer)
             if record is not None and record.running:
-                self._wait_up(balancer, list(status), frontends, step)
+                self._wait_up(engine, balancer, list(status), frontends, step)
 
-    def _wait_up(self, balancer: str, status: list[str], frontends: list[str], step: Step) -> None:
+    def _wait_up(
+        self, engine: Engine, balancer: str, status: list[str], frontends: list[str], step: Step
+    ) -> None:
         deadline = self.clock.monotonic() + ROUTE_DEADLINE
         while self.clock.monotonic() < deadline:
-            code, output = self.engine.exec(balancer, status)
+            code, output = engine.exec(balancer, status)
             # `show stat` CSV: proxy name, server name, ..., column 18 the server's status.
             up = {(row[0], row[1]) for row in csv.reader(output.splitlines()) if len(row) > 17
                   and row[17].startswith("UP")}  # fmt: skip
@@ -312,7 +325,7 @@ class Applier:
         raise StepFailed(f"{balancer} does not route to {step.container} on {step.host} within "
                          f"{ROUTE_DEADLINE:.0f} s of it being healthy", [])  # fmt: skip
 
-    def _replace(self, step: Step) -> None:
+    def _replace(self, engine: Engine, step: Step) -> None:
         """Stop the current container, keep it aside, start the new one; on failure, roll back.
         When the old container is already aside (an interrupted run), whatever that run left
         under the name is discarded at once (no graceful stop: it is not the one serving, and
@@ -320,59 +333,59 @@ class Applier:
         replacement starts over."""
         assert step.spec is not None
         previous = step.container + PREVIOUS
-        if self.engine.inspect(previous) is None:
-            self.engine.stop(step.container)
-            self.engine.rename(step.container, previous)
+        if engine.inspect(previous) is None:
+            engine.stop(step.container)
+            engine.rename(step.container, previous)
         else:
-            self.engine.remove(step.container)
+            engine.remove(step.container)
         try:
-            self._create_and_gate(step)
+            self._create_and_gate(engine, step)
         except (StepFailed, EngineError) as exc:
             tail = exc.log_tail if isinstance(exc, StepFailed) else []
-            self.engine.remove(step.container)
-            self.engine.rename(previous, step.container)
-            self.engine.start(step.container)
+            engine.remove(step.container)
+            engine.rename(previous, step.container)
+            engine.start(step.container)
             try:
-                self._gate(step.spec, step.container)
+                self._gate(engine, step.spec, step.container)
             except StepFailed:
                 failed = f"{exc}; the previous container was started again but is not healthy"
                 raise StepFailed(failed, tail) from None
             restored = f"{exc}; the previous {step.container} container was restored"
             raise StepFailed(restored, tail) from None
-        self.engine.remove(previous)
+        engine.remove(previous)
 
-    def _remove(self, name: str) -> None:
-        if self.engine.inspect(name) is not None:
-            self.engine.stop(name)
-            self.engine.remove(name)
+    def _remove(self, engine: Engine, name: str) -> None:
+        if engine.inspect(name) is not None:
+            engine.stop(name)
+            engine.remove(name)
 
-    def _run_job(self, step: Step) -> None:
+    def _run_job(self, engine: Engine, step: Step) -> None:
         spec = step.spec
         assert spec is not None
-        record = self.engine.inspect(step.container)
+        record = engine.inspect(step.container)
         adopted = (
             record is not None
             and record.running
             and record.labels.get(LABEL_HASH) == spec.spec_hash()
         )
         if not adopted:  # a job an interrupted run started is waited for, not started twice
-            self.engine.remove(step.container)
-            self.engine.create(spec, self._config_dir(spec))
-            self.engine.start(step.container)
-        code = self.engine.wait(step.container, spec.deadline)
+            engine.remove(step.container)
+            engine.create(spec, self._config_dir(spec))
+            engine.start(step.container)
+        code = engine.wait(step.container, spec.deadline)
         if code is None:
-            tail = self.engine.logs(step.container, LOG_LINES)
-            self.engine.stop(step.container, timeout=5)
+            tail = engine.logs(step.container, LOG_LINES)
+            engine.stop(step.container, timeout=5)
             raise StepFailed(
                 f"{step.container} on {step.host} did not finish within {spec.deadline:.0f} s", tail
             )
         if code != 0:
             raise StepFailed(
                 f"{step.container} on {step.host} failed with exit code {code}",
-                self.engine.logs(step.container, LOG_LINES),
+                engine.logs(step.container, LOG_LINES),
             )
 
-    def _gate(self, spec: ContainerSpec, name: str) -> None:
+    def _gate(self, engine: Engine, spec: ContainerSpec, name: str) -> None:
         """Wait until the container passes its health check (run by stackyard at a short
         interval, so a deploy does not wait for the engine's own schedule)."""
         deadline = self.clock.monotonic() + spec.deadline
@@ -380,22 +393,22 @@ class Applier:
         settle = self.clock.monotonic() + 1.0
         last = ""
         while True:
-            record = self.engine.inspect(name)
+            record = engine.inspect(name)
             if record is None or not record.running or record.restarting:
                 code = record.exit_code if record else None
                 raise StepFailed(
                     f"{name} exited (code {code}) instead of becoming healthy",
-                    self.engine.logs(name, LOG_LINES),
+                    engine.logs(name, LOG_LINES),
                 )
             if test is None:
                 if self.clock.monotonic() >= settle:
                     break
             else:
-                code, last = self.engine.exec(name, test)
+                code, last = engine.exec(name, test)
                 if code == 0:
                     break
             if self.clock.monotonic() >= deadline:
-                lines = self.engine.logs(name, LOG_LINES)
+                lines = engine.logs(name, LOG_LINES)
                 if last.strip():
                     lines.append(f"(health check: {last.strip().splitlines()[-1]})")
                 raise StepFailed(
