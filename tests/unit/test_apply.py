@@ -25,6 +25,7 @@ from stackyard.deploy.model import (
     DesiredState,
     HealthCheck,
     Kind,
+    ObservedState,
     Plan,
     ServiceState,
     Step,
@@ -318,12 +319,28 @@ def test_a_failed_service_stops_the_services_that_follow_it(tmp_path: Path, cloc
         "api": ServiceState("api", ("db",), {HOST: (api,)}),
         "cache": ServiceState("cache", (), {HOST: (cache,)}),
     }
-    plan = Plan(tuple(Wave(s.name, (Step(Action.CREATE, HOST, s.name, "new", spec=s),))
-                      for s in (database, cache, api)))  # fmt: skip
+    plan = make_plan(DesiredState(states), ObservedState({}))
+    assert [(w.service, w.after) for w in plan.waves] == [
+        ("cache", ()),
+        ("db", ()),
+        ("api", ("db",)),
+    ]
     with pytest.raises(ApplyFailed, match="db exited"):
         applier(tmp_path, engine, states, clock).apply(plan, workers=1)
     assert ("create", "api") not in engine.calls
     assert engine.running("cache")
+
+
+def test_a_step_waits_for_the_steps_the_plan_puts_before_it(tmp_path: Path, clock: Clock) -> None:
+    """The plan alone orders apply: a service container listed first but `after` its job
+    starts only once the job has finished."""
+    engine = MemoryEngine()
+    sync, api = job("api_sync", "job-ok"), replace(service("api"), after=("api_sync",))
+    steps = (Step(Action.CREATE, HOST, "api", "new", spec=api, after=("api_sync",)),
+             Step(Action.RUN, HOST, "api_sync", "new", spec=sync))  # fmt: skip
+    states = {"api": ServiceState("api", (), {HOST: (sync, api)})}
+    applier(tmp_path, engine, states, clock).apply(Plan((Wave("api", steps),)))
+    assert engine.calls.index(("wait", "api_sync")) < engine.calls.index(("create", "api"))
 
 
 # --- many hosts -------------------------------------------------------------------------------

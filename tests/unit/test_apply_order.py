@@ -1,10 +1,10 @@
-"""Step ordering inside a service wave (pure): `after` is followed transitively through
-containers that need no step in this plan."""
+"""Step ordering inside a service wave, as the planner writes it into the plan (pure): `after`
+is followed transitively through containers that need no step in this plan."""
 
 from __future__ import annotations
 
-from stackyard.deploy.apply import step_dependencies
-from stackyard.deploy.model import Action, ContainerSpec, Kind, Step, Wave
+from stackyard.deploy.model import Action, ContainerSpec, Kind, Step
+from stackyard.deploy.planner import step_dependencies
 
 
 def spec(name: str, *after: str) -> ContainerSpec:
@@ -21,12 +21,11 @@ SPECS = (
 )
 
 
-def wave(*names: str, hosts: tuple[str, ...] = ("n1",)) -> Wave:
+def wave(*names: str, hosts: tuple[str, ...] = ("n1",)) -> list[Step]:
     by_name = {s.name: s for s in SPECS}
-    steps = tuple(
+    return [
         Step(Action.RUN, host, name, "test", spec=by_name[name]) for host in hosts for name in names
-    )
-    return Wave("keystone", steps)
+    ]
 
 
 def test_waits_through_a_step_that_is_not_planned() -> None:

@@ -103,6 +103,33 @@ def test_fresh_deploy_creates_everything_in_dependency_order() -> None:
     check_golden("fresh-deploy", render_text(result, [SECRET]))
 
 
+def test_the_plan_says_what_waits_for_what() -> None:
+    """apply runs the plan alone: each wave names the waves it waits for, through services
+    the plan does not touch (haproxy waits for mariadb through keystone when keystone is
+    done), and each step the steps of its wave it waits for."""
+    desired = desired_aio()
+    fresh = plan(desired, ObservedState({}))
+    assert [(w.service, w.after) for w in fresh.waves] == [
+        ("mariadb", ()), ("memcached", ()), ("keystone", ("mariadb", "memcached")),
+        ("haproxy", ("keystone",)),
+    ]  # fmt: skip
+    node = dict(deployed(desired).containers["node1"])
+    del node["mariadb"], node["haproxy"]
+    partial = plan(desired, ObservedState({"node1": node}))
+    assert [(w.service, w.after) for w in partial.waves] == [
+        ("mariadb", ()), ("haproxy", ("mariadb",))
+    ]  # fmt: skip
+    staged = replace(desired.services["keystone"], containers={"node1": (
+        spec("keystone_db_sync", "keystone", kind=Kind.JOB),
+        spec("keystone", "keystone", after=("keystone_db_sync",)),
+        spec("keystone_fernet", "keystone", command="rotate"),
+    )})  # fmt: skip
+    steps = plan(DesiredState({"keystone": staged}), ObservedState({})).steps
+    assert [(s.container, s.after) for s in steps] == [
+        ("keystone_db_sync", ()), ("keystone_fernet", ()), ("keystone", ("keystone_db_sync",)),
+    ]  # fmt: skip
+
+
 def test_no_change_means_an_empty_plan() -> None:
     desired = desired_aio()
     result = plan(desired, deployed(desired))

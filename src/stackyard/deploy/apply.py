@@ -145,24 +145,14 @@ class Applier:
         self.prepare(plan)
         removals = [w for w in plan.waves if _only_removals(w)]
         waves = {w.service: w for w in plan.waves if not _only_removals(w)}
-        graph = {
-            name: [d for d in state.starts_after if d in self.desired.state.services]
-            for name, state in self.desired.state.services.items()
-        }
-        sorter = graphlib.TopologicalSorter(graph)
+        sorter = graphlib.TopologicalSorter({name: wave.after for name, wave in waves.items()})
         sorter.prepare()
         failure: StepFailed | None = None
         with ThreadPoolExecutor(max_workers=workers) as pool:
             running: dict[Future[None], str] = {}
             while sorter.is_active() and failure is None:
                 for name in sorter.get_ready():
-                    wave = waves.get(name)
-                    if wave is None:
-                        sorter.done(name)
-                    else:
-                        running[pool.submit(self._run_wave, wave)] = name
-                if not running:
-                    continue
+                    running[pool.submit(self._run_wave, waves[name])] = name
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
                     name = running.pop(future)
@@ -223,8 +213,8 @@ class Applier:
             raise failure
 
     def _run_wave(self, wave: Wave) -> None:
-        """The steps of one service, each after those it must follow (`step_dependencies`)."""
-        graph = step_dependencies(wave, self.desired.state.services[wave.service].containers)
+        """The steps of one service, each after the steps it comes after."""
+        graph = {(s.host, s.container): [(s.host, name) for name in s.after] for s in wave.steps}
         by_key = {(step.host, step.container): step for step in wave.steps}
         sorter = graphlib.TopologicalSorter(graph)
         sorter.prepare()
@@ -416,27 +406,6 @@ class Applier:
                 )
             self.clock.sleep(POLL)
         write_private(self.generated / GATED / record.id, "")
-
-
-def step_dependencies(
-    wave: Wave, specs: dict[str, tuple[ContainerSpec, ...]]
-) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(host, container) -> the steps of the wave it waits for: every step that precedes it
-    through `after`, directly or through containers that need no step this time (bootstrap
-    waits for the database job even when db_sync, between them, is already done)."""
-    after = {(host, s.name): s.after for host, host_specs in specs.items() for s in host_specs}
-    planned = {(step.host, step.container) for step in wave.steps}
-    graph: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    for key in sorted(planned):
-        seen: set[tuple[str, str]] = set()
-        todo = [(key[0], name) for name in after.get(key, ())]
-        while todo:
-            current = todo.pop()
-            if current not in seen:
-                seen.add(current)
-                todo.extend((current[0], name) for name in after.get(current, ()))
-        graph[key] = sorted(seen & planned)
-    return graph
 
 
 def _id(observed: ObservedState, step: Step) -> str:

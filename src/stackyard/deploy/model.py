@@ -272,14 +272,17 @@ class Step:
     cause: str
     changes: tuple[Change, ...] = ()
     spec: ContainerSpec | None = None  # what to create; None for REMOVE
+    after: tuple[str, ...] = ()  # containers of its wave, same host, whose steps come first
 
 
 @dataclass(frozen=True, slots=True)
 class Wave:
-    """The steps of one service; waves run in dependency order, steps in a wave in parallel."""
+    """The steps of one service. A wave starts when the waves it comes `after` have finished;
+    its steps run side by side, each once the steps it comes after have finished."""
 
     service: str
     steps: tuple[Step, ...]
+    after: tuple[str, ...] = ()  # services whose waves in this plan come first
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from stackyard.deploy.model import (
@@ -53,11 +53,68 @@ def service_order(desired: DesiredState) -> list[str]:
 
 
 def plan(desired: DesiredState, observed: ObservedState) -> Plan:
+    """The plan is the whole program apply runs: each wave says which waves it waits for, each
+    step which steps of its wave (removal waves run last, one after the other, once every
+    other wave has succeeded)."""
     with _without_cycle_collection():
         order = service_order(desired)
-        waves = [Wave(name, tuple(_service_steps(desired, observed, name))) for name in order]
+        steps = {name: _service_steps(desired, observed, name) for name in order}
+        planned = {name for name in order if steps[name]}
+        waves = [
+            Wave(name, _ordered(steps[name], desired.services[name].containers),
+                 _waits_for(desired, name, planned))
+            for name in order
+            if steps[name]
+        ]  # fmt: skip
         waves.extend(_removals(desired, observed, order))
-        return Plan(tuple(w for w in waves if w.steps))
+        return Plan(tuple(waves))
+
+
+def _waits_for(desired: DesiredState, name: str, planned: set[str]) -> tuple[str, ...]:
+    """The nearest planned services a service starts after: directly, or through services
+    this plan does not touch (nova waits for keystone through placement when placement is
+    done); a planned one's own wave waits for those before it."""
+    seen: set[str] = set()
+    todo = list(desired.services[name].starts_after)
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in desired.services:
+            continue
+        seen.add(current)
+        if current not in planned:
+            todo.extend(desired.services[current].starts_after)
+    return tuple(sorted(seen & planned))
+
+
+def _ordered(steps: list[Step], specs: dict[str, tuple[ContainerSpec, ...]]) -> tuple[Step, ...]:
+    if not any(spec.after for host_specs in specs.values() for spec in host_specs):
+        return tuple(steps)
+    graph = step_dependencies(steps, specs)
+    return tuple(
+        replace(step, after=tuple(name for _, name in graph[(step.host, step.container)]))
+        for step in steps
+    )
+
+
+def step_dependencies(
+    steps: list[Step], specs: dict[str, tuple[ContainerSpec, ...]]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(host, container) -> the steps it waits for: every step that precedes it through
+    `after`, directly or through containers that need no step this time (bootstrap waits for
+    the database job even when db_sync, between them, is already done)."""
+    after = {(host, s.name): s.after for host, host_specs in specs.items() for s in host_specs}
+    planned = {(step.host, step.container) for step in steps}
+    graph: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for key in sorted(planned):
+        seen: set[tuple[str, str]] = set()
+        todo = [(key[0], name) for name in after.get(key, ())]
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo.extend((current[0], name) for name in after.get(current, ()))
+        graph[key] = sorted(seen & planned)
+    return graph
 
 
 @contextmanager
@@ -180,7 +237,7 @@ def _step(
     """What one container needs; `image_id` is what its image reference names now, so a
     rebuilt or pulled image under the same tag replaces the container (and reruns a job)."""
     job = spec.kind is Kind.JOB
-    replace = Action.RUN if job else Action.RECREATE
+    again = Action.RUN if job else Action.RECREATE
     if current is None:
         cause = "not run yet" if job else "not present"
         return Step(Action.RUN if job else Action.CREATE, host, spec.name, cause, spec=spec)
@@ -190,13 +247,13 @@ def _step(
         recorded = current.recorded_spec()
         if recorded is None:
             cause = "created without a readable spec label"
-            return Step(replace, host, spec.name, cause, spec=spec)
+            return Step(again, host, spec.name, cause, spec=spec)
         changes = diff(recorded, parse_json(text), JOB_IGNORED if job else frozenset())
     if image_id and current.image_id and image_id != current.image_id:
         changes.append(Change("image_id", current.image_id[7:19], image_id[7:19]))
     if changes:
         cause = "changed: " + ", ".join(sorted({c.field.split(".")[0] for c in changes}))
-        return Step(replace, host, spec.name, cause, tuple(changes), spec)
+        return Step(again, host, spec.name, cause, tuple(changes), spec)
     if job:
         if current.state is RunState.RUNNING:
             return Step(Action.RUN, host, spec.name, "did not finish", spec=spec)

@@ -67,12 +67,14 @@ def to_dict(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
         "waves": [
             {
                 "service": wave.service,
+                "after": list(wave.after),
                 "steps": [
                     {
                         "action": step.action.value,
                         "host": step.host,
                         "container": step.container,
                         "cause": _clean(step.cause, secret_list),
+                        "after": list(step.after),
                         "changes": [
                             {
                                 "field": c.field,
