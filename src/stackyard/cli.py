@@ -236,7 +236,7 @@ def _deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: 
         secrets = planned.desired.secrets
         if fmt == "text":
             click.echo(deploy_report.render_text(planned.plan, secrets))
-        if dry_run or planned.is_settled:
+        if dry_run or planned.plan.is_empty:
             if fmt == "json":
                 _echo_json({"plan": deploy_report.to_dict(planned.plan, secrets), "applied": []})
             return

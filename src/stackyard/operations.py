@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -32,7 +32,7 @@ from stackyard.config.deployment import (
 )
 from stackyard.config.ini import read_text
 from stackyard.config.passwords import generate, write_private
-from stackyard.deploy.apply import Applier, StepResult
+from stackyard.deploy.apply import Applier, StepResult, gated
 from stackyard.deploy.desired import (
     Desired,
     HostFacts,
@@ -47,11 +47,9 @@ from stackyard.deploy.model import (
     ObservedState,
     Plan,
     RunState,
-    Step,
 )
 from stackyard.deploy.observe import observe_hosts
 from stackyard.deploy.planner import plan as make_plan
-from stackyard.deploy.planner import settling
 from stackyard.deploy.strategies.database import TOOLBOX_IMAGE
 from stackyard.engine.containers import ContainerEngine, shared_sources
 from stackyard.engine.port import ContainerRecord
@@ -116,11 +114,6 @@ class Planned:
     desired: Desired
     observed: ObservedState
     plan: Plan
-    settling: list[Step]  # unchanged containers a deploy waits for (see planner.settling)
-
-    @property
-    def is_settled(self) -> bool:
-        return self.plan.is_empty and not self.settling
 
 
 def plan(
@@ -130,10 +123,8 @@ def plan(
     check_overrides(deployment, desired, engine)
     images = frozenset(spec.image for _, spec in desired.specs())
     observed = observe_hosts({local_host(deployment): engine}, images)
-    changes = make_plan(desired.state, observed)
-    return Planned(
-        deployment, desired, observed, changes, settling(desired.state, observed, changes)
-    )
+    observed = replace(observed, gated=gated(deployment.config_dir / GENERATED))
+    return Planned(deployment, desired, observed, make_plan(desired.state, observed))
 
 
 def check_overrides(deployment: Deployment, desired: Desired, engine: ContainerEngine) -> None:
@@ -193,11 +184,10 @@ def _option_lists(
 
 
 def deploy(planned: Planned, engine: ContainerEngine, say: Say = _quiet) -> list[StepResult]:
-    """Wait for containers still starting, then apply the plan; an empty plan changes nothing
-    (not even files)."""
+    """Apply the plan (its waits for containers still starting included); an empty plan
+    changes nothing (not even files)."""
     engines = {local_host(planned.deployment): engine}
     applier = Applier(engines, planned.desired, planned.deployment.config_dir / GENERATED, say)
-    applier.settle(planned.settling, planned.observed)
     return [] if planned.plan.is_empty else applier.apply(planned.plan)
 
 

@@ -26,8 +26,8 @@ from tests.integration.deployment import STACKYARD, Cloud
 VIP = default_route_address()
 SEED = int(os.environ.get("STACKYARD_FAULT_SEED", "20261122"))
 PROGRESS = re.compile(r"^  (creating|running|replacing|starting|removing|waiting for) (\S+)")
-DONE = re.compile(r"^  (created|ran|replaced|started|removed) ")
-PLANNED = re.compile(r"^  (create|recreate|run|start|remove) \S+ on \S+: ")
+DONE = re.compile(r"^  (created|ran|replaced|started|removed|waited for) (\S+) ")
+PLANNED = re.compile(r"^  (create|recreate|run|start|remove|wait) \S+ on \S+: ")
 DELAYS = (0.0, 0.3, 0.8, 1.5)
 SENTINEL = "sentinel"
 SENTINEL_PASSWORD = "sentinel-password-1"
@@ -98,9 +98,9 @@ def kill_deploy(cloud: Cloud, point: KillPoint) -> Kill:
         if started := PROGRESS.match(line):
             kill.started += started.group(1) != "waiting for"
             kill.in_flight.append(started.group(2))
-        elif DONE.match(line):
+        elif done := DONE.match(line):
             kill.finished += 1
-            kill.in_flight.remove(line.split()[1])
+            kill.in_flight.remove(done.group(2))
     containers = cloud.containers()
     kill.jobs_running = {n: str(c["id"]) for n, c in sorted(containers.items())
                          if c["kind"] == "job" and c["status"] == "running"}  # fmt: skip

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackyard.deploy.apply import Applier, ApplyFailed
+from stackyard.deploy.apply import Applier, ApplyFailed, gated
 from stackyard.deploy.desired import Desired
 from stackyard.deploy.model import (
     LABEL_HASH,
@@ -249,6 +249,20 @@ def test_a_healthy_container_passes_its_gate_and_is_marked(tmp_path: Path, clock
     results = applier(tmp_path, engine, states, clock).apply(plan)
     assert [(r.step.container, r.ok) for r in results] == [("api", True)]
     assert (tmp_path / "generated" / ".gated" / engine.containers["api"].id).exists()
+
+
+def test_a_wait_gates_a_running_container_and_marks_it(tmp_path: Path, clock: Clock) -> None:
+    """WAIT changes nothing on the engine: it gates the container as it runs; the marker of
+    a container that is gone is removed once the run succeeds."""
+    engine = MemoryEngine()
+    engine.add(service("api", "good"))
+    stale = tmp_path / "generated" / ".gated" / "gone"
+    stale.parent.mkdir(parents=True)
+    stale.touch()
+    plan, states = one_step(Action.WAIT, service("api", "good"))
+    applier(tmp_path, engine, states, clock).apply(plan)
+    assert engine.calls == []
+    assert gated(tmp_path / "generated") == {engine.containers["api"].id}
 
 
 def test_a_replacement_resumed_after_a_kill_starts_over(tmp_path: Path, clock: Clock) -> None:

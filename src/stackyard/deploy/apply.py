@@ -26,7 +26,6 @@ from stackyard.deploy.model import (
     PREVIOUS,
     Action,
     ContainerSpec,
-    ObservedState,
     Plan,
     Step,
     Wave,
@@ -126,10 +125,14 @@ class Applier:
         staging.rename(target)
 
     def collect_garbage(self) -> None:
-        """Remove config folders no desired container uses (after a fully successful run)."""
+        """Remove config folders no desired container uses, and gate markers of containers
+        that are gone (after a fully successful run)."""
         wanted = {(spec.name, spec.config_digest) for _, spec in self.desired.specs()}
         if not self.generated.is_dir():
             return
+        ids = {r.id for engine in self.engines.values() for r in engine.managed_containers()}
+        for marker in gated(self.generated) - ids:
+            (self.generated / GATED / marker).unlink(missing_ok=True)
         for folder in self.generated.iterdir():
             if folder.name == GATED:
                 continue
@@ -142,6 +145,8 @@ class Applier:
     # running ---------------------------------------------------------------------------------
 
     def apply(self, plan: Plan, workers: int = 4) -> list[StepResult]:
+        """Run the plan: waves after the waves they wait for, steps after theirs; removals
+        last, once every other wave succeeded."""
         self.prepare(plan)
         removals = [w for w in plan.waves if _only_removals(w)]
         waves = {w.service: w for w in plan.waves if not _only_removals(w)}
@@ -176,42 +181,6 @@ class Applier:
         self.collect_garbage()
         return self.results
 
-    def settle(self, steps: list[Step], observed: ObservedState) -> None:
-        """Wait for running containers that have not passed a health check yet (`settling`).
-        Those a run already gated carry a marker (by container id) and are skipped: the
-        engine's own first check comes only after its interval, and probing every container
-        of a deployment deployed seconds ago would make a no-op run slow."""
-        gated = self.generated / GATED
-        ids = {c.id for containers in observed.containers.values() for c in containers.values()}
-        for marker in gated.iterdir() if gated.is_dir() else []:
-            if marker.name not in ids and not marker.name.startswith("."):
-                marker.unlink(missing_ok=True)
-        steps = [s for s in steps if not (gated / _id(observed, s)).exists()]
-
-        def one(step: Step) -> None:
-            assert step.spec is not None
-            engine = self.on(step.host)
-            test = step.spec.healthcheck.test if step.spec.healthcheck else None
-            if test and engine.exec(step.container, list(test))[0] == 0:
-                return  # healthy already; the engine's own check has not run yet
-            self.say(f"  waiting for {step.container} ({step.cause})")
-            try:
-                self._gate(engine, step.spec, step.container)
-                self._routed(step)
-            except StepFailed as exc:
-                self.results.append(StepResult(step, 0.0, False, str(exc), tuple(exc.log_tail)))
-                raise
-
-        if not steps:
-            return
-        with ThreadPoolExecutor(max_workers=len(steps)) as pool:
-            errors = [f.exception() for f in [pool.submit(one, step) for step in steps]]
-        failure = next((e for e in errors if e is not None), None)
-        if isinstance(failure, StepFailed):
-            raise ApplyFailed.of(failure, self.results)
-        if failure is not None:
-            raise failure
-
     def _run_wave(self, wave: Wave) -> None:
         """The steps of one service, each after the steps it comes after."""
         graph = {(s.host, s.container): [(s.host, name) for name in s.after] for s in wave.steps}
@@ -237,6 +206,7 @@ class Applier:
             Action.START: "starting",
             Action.RUN: "running",
             Action.REMOVE: "removing",
+            Action.WAIT: "waiting for",
         }[step.action]
         self.say(f"  {verb} {step.container} ({step.cause})")
         try:
@@ -245,9 +215,10 @@ class Applier:
                 self._remove(engine, step.container)
             elif step.action is Action.RUN:
                 self._run_job(engine, step)
-            elif step.action is Action.START:
+            elif step.action in (Action.START, Action.WAIT):
                 assert step.spec is not None
-                engine.start(step.container)
+                if step.action is Action.START:
+                    engine.start(step.container)
                 self._gate(engine, step.spec, step.container)
                 self._routed(step)
             elif step.action is Action.CREATE:
@@ -275,6 +246,7 @@ class Applier:
             Action.START: "started",
             Action.RUN: "ran",
             Action.REMOVE: "removed",
+            Action.WAIT: "waited for",
         }[step.action]
         self.say(f"  {done} {step.container} in {seconds:.1f} s")
 
@@ -408,9 +380,12 @@ class Applier:
         write_private(self.generated / GATED / record.id, "")
 
 
-def _id(observed: ObservedState, step: Step) -> str:
-    current = observed.get(step.host, step.container)
-    return current.id if current is not None else ""
+def gated(generated: Path) -> frozenset[str]:
+    """Ids of the containers a run saw pass their health gate (one marker file each)."""
+    folder = generated / GATED
+    if not folder.is_dir():
+        return frozenset()
+    return frozenset(p.name for p in folder.iterdir() if not p.name.startswith("."))
 
 
 def _only_removals(wave: Wave) -> bool:

@@ -244,6 +244,8 @@ class ObservedState:
     volumes: dict[str, dict[str, float]] = field(default_factory=dict)  # host -> name -> created
     # host -> image reference -> the image it names there now (a rebuild or pull moves it)
     images: dict[str, dict[str, str]] = field(default_factory=dict)
+    # ids of the containers a run saw pass their health gate (marker files of the deployment)
+    gated: frozenset[str] = frozenset()
 
     def get(self, host: str, name: str) -> ObservedContainer | None:
         return self.containers.get(host, {}).get(name)
@@ -255,6 +257,7 @@ class Action(enum.Enum):
     START = "start"
     RUN = "run"  # a one-shot job
     REMOVE = "remove"
+    WAIT = "wait"  # for a container that needs no change but has not passed a health check
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ that already matches is empty.
 
 A run killed half-way leaves traces the next plan picks up: a `-previous` container means a
 replacement did not finish (it is resumed, with the old container still there for rollback); a
-job container still running is waited for; a service still starting is waited for (`settling`).
+job container still running is waited for; a service still starting is waited for (WAIT).
 """
 
 from __future__ import annotations
@@ -147,6 +147,8 @@ def _service_steps(desired: DesiredState, observed: ObservedState, name: str) ->
                 step = _data_recreated(host, spec, current, data, observed.volumes.get(host, {}))
             if spec.kind is Kind.SERVICE and spec.name + PREVIOUS in present:
                 step = _resume(host, spec, step)
+            if step is None and spec.kind is Kind.SERVICE and current is not None:
+                step = _starting(host, spec, current, observed.gated)
             if step is not None:
                 steps.append(step)
     return steps
@@ -209,26 +211,18 @@ def _resume(host: str, spec: ContainerSpec, step: Step | None) -> Step:
     return Step(Action.RECREATE, host, spec.name, cause, changes, spec)
 
 
-def settling(desired: DesiredState, observed: ObservedState, plan: Plan) -> list[Step]:
-    """Services that need no change but have not yet passed a health check (a run stopped
-    while gating them, or they were started moments ago): the deploy waits for them, so it
-    never reports success over a container that is not healthy."""
-    planned = {(step.host, step.container) for step in plan.steps}
-    waiting = []
-    for name in service_order(desired):
-        for host, specs in sorted(desired.services[name].containers.items()):
-            for spec in specs:
-                current = observed.get(host, spec.name)
-                if (
-                    spec.kind is Kind.SERVICE
-                    and (host, spec.name) not in planned
-                    and current is not None
-                    and current.state is RunState.RUNNING
-                    and current.health == "starting"
-                ):
-                    waiting.append(Step(Action.START, host, spec.name, "health: starting",
-                                        spec=spec))  # fmt: skip
-    return waiting
+def _starting(
+    host: str, spec: ContainerSpec, current: ObservedContainer, gated: frozenset[str]
+) -> Step | None:
+    """A container that needs no change but has not passed a health check yet (a run stopped
+    while gating it, or it was started moments ago) is waited for, so a deploy never reports
+    success over a container that is not healthy. One a run already gated is not: the engine
+    runs its own first check only after its interval, and waiting for every container of a
+    deployment made seconds ago would make a no-op run slow."""
+    starting = current.state is RunState.RUNNING and current.health == "starting"
+    if starting and current.id not in gated:
+        return Step(Action.WAIT, host, spec.name, "health: starting", spec=spec)
+    return None
 
 
 def _step(
