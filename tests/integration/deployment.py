@@ -177,6 +177,30 @@ def accepted_on(client: docker.DockerClient, name: str, port: int) -> int:
     return sum(1 for local, _, established, _ in _sockets(pid) if local == port and established)
 
 
+# memcached's counters, asked from keystone's container with keystone's own cache credentials.
+_MEMCACHED_STATS = """
+import configparser, json, bmemcached
+conf = configparser.RawConfigParser(strict=False)
+conf.read("/etc/keystone/keystone.conf")
+cache = conf["cache"]
+client = bmemcached.Client([cache["memcache_servers"]], cache["memcache_username"],
+                           cache["memcache_password"])
+[stats] = client.stats().values()
+text = {str(k, "ascii") if isinstance(k, bytes) else k: str(v, "ascii") if isinstance(v, bytes)
+        else str(v) for k, v in stats.items()}
+print(json.dumps({k: int(v) for k, v in text.items() if v.isdigit()}))
+"""
+
+
+def memcached_stats(client: docker.DockerClient) -> dict[str, int]:
+    """memcached's numeric counters (curr_items, get_hits, auth_errors, ...)."""
+    keystone = client.containers.get("keystone")
+    code, output = keystone.exec_run(["python3", "-c", _MEMCACHED_STATS])
+    assert code == 0, output
+    stats: dict[str, int] = json.loads(output)
+    return stats
+
+
 # Audits run after every successful deploy in the suite (Cloud.run) --------------------------
 
 # CRITICAL lines and tracebacks a healthy deployment may log, each matched with the line before

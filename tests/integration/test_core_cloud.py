@@ -27,7 +27,13 @@ from stackyard.engine.docker_engine import DockerEngine
 from stackyard.facts import default_route_address
 from tests.integration import tempest
 from tests.integration.browser import chromium
-from tests.integration.deployment import Cloud, accepted_on, connected_to, managed
+from tests.integration.deployment import (
+    Cloud,
+    accepted_on,
+    connected_to,
+    managed,
+    memcached_stats,
+)
 from tests.integration.keystone_client import Api
 
 VIP = default_route_address()
@@ -360,19 +366,6 @@ IDLE_QUEUE = {
     "nova_metadata": "reads the databases itself to answer a guest",
     "nova_novncproxy": "checks a console's token with nova only when a console opens",
 }
-# memcached's counters, asked by keystone's container with keystone's own cache credentials.
-MEMCACHED_STATS = """
-import configparser, json, bmemcached
-conf = configparser.RawConfigParser(strict=False)
-conf.read("/etc/keystone/keystone.conf")
-cache = conf["cache"]
-client = bmemcached.Client([cache["memcache_servers"]], cache["memcache_username"],
-                           cache["memcache_password"])
-[stats] = client.stats().values()
-text = {str(k, "ascii") if isinstance(k, bytes) else k: str(v, "ascii") if isinstance(v, bytes)
-        else str(v) for k, v in stats.items()}
-print(json.dumps({k: int(v) for k, v in text.items() if v.isdigit()}))
-"""
 
 
 def rabbitmqctl(rabbitmq: Container, *args: str) -> list[dict[str, Any]]:
@@ -427,9 +420,7 @@ def test_every_cache_and_queue_user_is_connected(deployed: Cloud) -> None:
     assert sum(cache.values()) == accepted_on(client, "memcached", 11211)
     assert len(set(views)) == 1, f"clients, HAProxy, RabbitMQ's socket table, its list: {views}"
     assert {(c["user"], c["state"]) for c in listing} == {("openstack", "running")}
-    code, output = client.containers.get("keystone").exec_run(["python3", "-c", MEMCACHED_STATS])
-    assert code == 0, output
-    stats = json.loads(output)
+    stats = memcached_stats(client)
     assert stats["auth_errors"] == 0 and stats["get_hits"] > 0, stats
     assert stats["auth_cmds"] >= sum(cache.values()), stats
 

@@ -18,7 +18,7 @@ import pytest
 
 from stackyard.facts import default_route_address
 from tests.integration.conftest import NAMESPACE
-from tests.integration.deployment import MANAGED, Cloud
+from tests.integration.deployment import MANAGED, Cloud, memcached_stats
 
 VIP = default_route_address()
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
@@ -130,18 +130,7 @@ def test_memcached_refuses_clients_without_credentials(deployed: Cloud) -> None:
             reply = b""
     assert b"STAT" not in reply
     deployed.admin_token(VIP)
-    stats = """
-import configparser, bmemcached
-conf = configparser.ConfigParser(interpolation=None)
-conf.read("/etc/keystone/keystone.conf")
-cache = conf["cache"]
-client = bmemcached.Client([cache["memcache_servers"]], cache["memcache_username"],
-                           cache["memcache_password"])
-print(list(client.stats().values())[0]["curr_items"].decode())
-"""
-    code, output = deployed.client.containers.get("keystone").exec_run(["python3", "-c", stats])
-    assert code == 0, output
-    assert int(output.decode().split()[-1]) > 0, "keystone put nothing in memcached"
+    assert memcached_stats(deployed.client)["curr_items"] > 0, "keystone put nothing in memcached"
 
 
 def test_database_and_broker_refuse_unauthenticated_and_remote_root(deployed: Cloud) -> None:
