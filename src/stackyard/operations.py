@@ -124,7 +124,8 @@ def plan(
     images = frozenset(spec.image for _, spec in desired.specs())
     observed = observe_hosts({local_host(deployment): engine}, images)
     observed = replace(observed, gated=gated(deployment.config_dir / GENERATED))
-    return Planned(deployment, desired, observed, make_plan(desired.state, observed))
+    serial = deployment.settings.values.kolla_serial
+    return Planned(deployment, desired, observed, make_plan(desired.state, observed, serial))
 
 
 def check_overrides(deployment: Deployment, desired: Desired, engine: ContainerEngine) -> None:

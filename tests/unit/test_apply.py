@@ -383,6 +383,27 @@ def test_a_step_for_a_host_without_an_engine_fails_naming_it(tmp_path: Path, clo
     assert engine.calls == []
 
 
+@pytest.mark.parametrize(("serial", "touched"), [(1, set()), (0, {"n2", "n3"})])
+def test_a_batch_that_fails_stops_the_batches_after_it(
+    tmp_path: Path, clock: Clock, serial: int, touched: set[str]
+) -> None:
+    """Rolled one host at a time (kolla_serial 1), a change that fails on the first host
+    (restored there) never reaches the others; all at once (0), it does."""
+    engines = {host: MemoryEngine() for host in ("n1", "n2", "n3")}
+    old = service("api", "good")
+    for engine in engines.values():
+        engine.add(old)
+    engines["n1"].fail_create = {"api"}
+    states = {"api": ServiceState("api", (), dict.fromkeys(engines, (replace(old, user="1:1"),)))}
+    desired = applier(tmp_path, MemoryEngine(), states, clock).desired
+    result = make_plan(desired.state, observe_hosts(engines), serial)
+    run = Applier(engines, desired, tmp_path / "generated", say=_quiet, clock=clock)
+    with pytest.raises(ApplyFailed, match="the previous api container was restored"):
+        run.apply(result)
+    assert {host for host in ("n2", "n3") if engines[host].calls} == touched
+    assert all(engine.running("api") for engine in engines.values())
+
+
 # --- the real observe, plan and apply on generated states -------------------------------------
 
 NAMES = ("s1", "s2", "s3", "s4")

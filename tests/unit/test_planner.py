@@ -130,6 +130,36 @@ def test_the_plan_says_what_waits_for_what() -> None:
     ]  # fmt: skip
 
 
+def three_controllers() -> tuple[DesiredState, ObservedState]:
+    """mariadb and keystone on three hosts, deployed; keystone's config then changed."""
+    hosts = ("ctl1", "ctl2", "ctl3")
+    keystone = spec("keystone", "keystone")
+    before = DesiredState({
+        "mariadb": ServiceState("mariadb", (), dict.fromkeys(hosts, (spec("mariadb", "mariadb"),))),
+        "keystone": ServiceState("keystone", ("mariadb",), dict.fromkeys(hosts, (keystone,))),
+    })  # fmt: skip
+    changed = replace(keystone, config_digest="d1ff")
+    after = replace(before.services["keystone"], containers=dict.fromkeys(hosts, (changed,)))
+    return DesiredState({**before.services, "keystone": after}), deployed(before)
+
+
+@pytest.mark.parametrize(("serial", "golden"), [(1, "rolling-one-host"), (2, "rolling-two-hosts")])
+def test_a_change_rolls_across_hosts_at_most_serial_at_a_time(serial: int, golden: str) -> None:
+    """kolla_serial: keystone's change on three controllers as batches of at most `serial`
+    hosts, each after the one before (apply gates each batch before the next)."""
+    desired, observed = three_controllers()
+    result = plan(desired, observed, serial)
+    check_golden(golden, render_text(result))
+    document = to_dict(result)
+    assert [(w["batch"], w["batches"], [s["host"] for s in w["steps"]])
+            for w in document["waves"]] == {
+        1: [(1, 3, ["ctl1"]), (2, 3, ["ctl2"]), (3, 3, ["ctl3"])],
+        2: [(1, 2, ["ctl1", "ctl2"]), (2, 2, ["ctl3"])],
+    }[serial]  # fmt: skip
+    assert plan(desired, observed, 0).waves[0].batches == 1
+    assert plan(desired, observed, 3).waves[0].batches == 1
+
+
 def test_no_change_means_an_empty_plan() -> None:
     desired = desired_aio()
     result = plan(desired, deployed(desired))

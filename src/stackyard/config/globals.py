@@ -82,6 +82,9 @@ class Globals(BaseModel):
     docker_log_max_size: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmg]$")] = "50m"
     docker_log_max_file: Annotated[int, Field(ge=1, le=100)] = 5
     container_pids_limit: Annotated[int, Field(ge=16, le=ENGINE_INT)] = 4096
+    # kolla-ansible's name: at most this many hosts of a service changed at a time, each batch
+    # health-gated before the next (0: every host at once).
+    kolla_serial: Annotated[int, Field(ge=0)] = 0
     keepalived_virtual_router_id: Annotated[int, Field(ge=1, le=255)] = 51
     enable_container_healthchecks: bool = True
     # The core cloud (kolla-ansible's switch): glance, placement, nova, neutron, heat, horizon.

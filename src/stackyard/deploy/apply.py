@@ -149,25 +149,25 @@ class Applier:
         last, once every other wave succeeded."""
         self.prepare(plan)
         removals = [w for w in plan.waves if _only_removals(w)]
-        waves = {w.service: w for w in plan.waves if not _only_removals(w)}
-        sorter = graphlib.TopologicalSorter({name: wave.after for name, wave in waves.items()})
+        waves = [w for w in plan.waves if not _only_removals(w)]
+        sorter = graphlib.TopologicalSorter(wave_dependencies(waves))
         sorter.prepare()
         failure: StepFailed | None = None
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            running: dict[Future[None], str] = {}
+            running: dict[Future[None], int] = {}
             while sorter.is_active() and failure is None:
-                for name in sorter.get_ready():
-                    running[pool.submit(self._run_wave, waves[name])] = name
+                for index in sorter.get_ready():
+                    running[pool.submit(self._run_wave, waves[index])] = index
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in finished:
-                    name = running.pop(future)
+                    index = running.pop(future)
                     error = future.exception()
                     if isinstance(error, StepFailed):
                         failure = failure or error
                     elif error is not None:
                         raise error
                     else:
-                        sorter.done(name)
+                        sorter.done(index)
             for future in running:
                 error = future.exception()
                 if isinstance(error, StepFailed):
@@ -378,6 +378,20 @@ class Applier:
                 )
             self.clock.sleep(POLL)
         write_private(self.generated / GATED / record.id, "")
+
+
+def wave_dependencies(waves: list[Wave]) -> dict[int, list[int]]:
+    """Wave (by index) -> the waves it waits for: every wave of each service it comes after,
+    and the batch of its own service before it."""
+    of_service: dict[str, list[int]] = {}
+    for index, wave in enumerate(waves):
+        of_service.setdefault(wave.service, []).append(index)
+    graph = {}
+    for index, wave in enumerate(waves):
+        before = [i for service in wave.after for i in of_service.get(service, [])]
+        before += [i for i in of_service[wave.service] if waves[i].batch == wave.batch - 1]
+        graph[index] = before
+    return graph
 
 
 def gated(generated: Path) -> frozenset[str]:

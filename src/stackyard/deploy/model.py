@@ -286,6 +286,18 @@ class Wave:
     service: str
     steps: tuple[Step, ...]
     after: tuple[str, ...] = ()  # services whose waves in this plan come first
+    # A change rolled across hosts (kolla_serial): the service's waves run one after the
+    # other, each on at most that many hosts.
+    batch: int = 1
+    batches: int = 1
+
+    @property
+    def label(self) -> str:
+        return (
+            self.service
+            if self.batches == 1
+            else (f"{self.service}, hosts batch {self.batch} of {self.batches}")
+        )
 
 
 @dataclass(frozen=True, slots=True)

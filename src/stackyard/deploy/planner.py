@@ -52,22 +52,40 @@ def service_order(desired: DesiredState) -> list[str]:
     return dependency_order(graph, "service dependencies")
 
 
-def plan(desired: DesiredState, observed: ObservedState) -> Plan:
+def plan(desired: DesiredState, observed: ObservedState, serial: int = 0) -> Plan:
     """The plan is the whole program apply runs: each wave says which waves it waits for, each
     step which steps of its wave (removal waves run last, one after the other, once every
-    other wave has succeeded)."""
+    other wave has succeeded). With `serial` (kolla_serial), a service's changes roll across
+    its hosts: at most that many hosts at a time, each batch after the one before."""
     with _without_cycle_collection():
         order = service_order(desired)
         steps = {name: _service_steps(desired, observed, name) for name in order}
         planned = {name for name in order if steps[name]}
         waves = [
-            Wave(name, _ordered(steps[name], desired.services[name].containers),
-                 _waits_for(desired, name, planned))
+            wave
             for name in order
             if steps[name]
+            for wave in _batched(
+                Wave(name, _ordered(steps[name], desired.services[name].containers),
+                     _waits_for(desired, name, planned)),
+                serial,
+            )
         ]  # fmt: skip
         waves.extend(_removals(desired, observed, order))
         return Plan(tuple(waves))
+
+
+def _batched(wave: Wave, serial: int) -> list[Wave]:
+    """The wave split by host into batches of at most `serial` hosts (hosts by name)."""
+    hosts = sorted({step.host for step in wave.steps})
+    if serial <= 0 or len(hosts) <= serial:
+        return [wave]
+    groups = [set(hosts[i : i + serial]) for i in range(0, len(hosts), serial)]
+    return [
+        replace(wave, steps=tuple(s for s in wave.steps if s.host in group), batch=number,
+                batches=len(groups))
+        for number, group in enumerate(groups, 1)
+    ]  # fmt: skip
 
 
 def _waits_for(desired: DesiredState, name: str, planned: set[str]) -> tuple[str, ...]:

@@ -50,7 +50,7 @@ def render_text(plan: Plan, secrets: Iterable[str] = ()) -> str:
     secret_list = list(secrets)
     lines = []
     for wave in plan.waves:
-        lines.append(f"{wave.service}:")
+        lines.append(f"{wave.label}:")
         for step in wave.steps:
             lines.append(f"  {step.action.value} {step.container} on {step.host}: {step.cause}")
             lines.extend(f"      {_change(c, secret_list)}" for c in step.changes)
@@ -68,6 +68,8 @@ def to_dict(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
             {
                 "service": wave.service,
                 "after": list(wave.after),
+                "batch": wave.batch,
+                "batches": wave.batches,
                 "steps": [
                     {
                         "action": step.action.value,
