@@ -174,6 +174,12 @@ inventory_option = click.option(
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+limit_option = click.option(
+    "--limit",
+    default="",
+    metavar="HOST[,HOST]",
+    help="Touch only these inventory hosts; the plan lists what it leaves on the others.",
+)
 
 
 def _containers() -> ContainerEngine:
@@ -200,25 +206,28 @@ def genpwd(config_dir: Path | None) -> None:
 
 
 def _planned(
-    config_dir: Path | None, inventory: Path | None
+    config_dir: Path | None, inventory: Path | None, limit: str = ""
 ) -> tuple[ContainerEngine, operations.Planned]:
     """The configuration is loaded and checked, and the desired state computed (addresses
     validated, templates rendered), before the engine is reached, so bad input gets its own
     error whatever state the engine is in."""
     deployment = operations.load(config_dir, inventory)
+    hosts = frozenset(h.strip() for h in limit.split(",") if h.strip())
+    operations.check_limit(deployment, hosts)
     desired = operations.desired_state(deployment)
     engine = _containers()
-    return engine, operations.plan(deployment, engine, desired)
+    return engine, operations.plan(deployment, engine, desired, hosts)
 
 
 @main.command("plan")
 @config_dir_option
 @inventory_option
 @format_option
-def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
+@limit_option
+def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str, limit: str) -> None:
     """Show what a deploy would change, and why, without changing anything."""
     try:
-        _, planned = _planned(config_dir, inventory)
+        _, planned = _planned(config_dir, inventory, limit)
     except StackyardError as exc:
         _fail(exc)
         return
@@ -229,10 +238,12 @@ def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> N
         click.echo(deploy_report.render_text(planned.plan, secrets))
 
 
-def _deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool) -> None:
+def _deploy(
+    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str
+) -> None:
     started = time.monotonic()
     try:
-        engine, planned = _planned(config_dir, inventory)
+        engine, planned = _planned(config_dir, inventory, limit)
         secrets = planned.desired.secrets
         if fmt == "text":
             click.echo(deploy_report.render_text(planned.plan, secrets))
@@ -283,9 +294,12 @@ def _results(results: list[StepResult]) -> list[dict[str, object]]:
 @inventory_option
 @format_option
 @click.option("--dry-run", is_flag=True, help="Show the plan only.")
-def deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool) -> None:
+@limit_option
+def deploy(
+    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str
+) -> None:
     """Bring the deployment to the configuration: plan, then apply in dependency order."""
-    _deploy(config_dir, inventory, fmt, dry_run)
+    _deploy(config_dir, inventory, fmt, dry_run, limit)
 
 
 @main.command()
@@ -293,9 +307,12 @@ def deploy(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: b
 @inventory_option
 @format_option
 @click.option("--dry-run", is_flag=True, help="Show the plan only.")
-def reconfigure(config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool) -> None:
+@limit_option
+def reconfigure(
+    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str
+) -> None:
     """Apply configuration changes (the same converge as deploy)."""
-    _deploy(config_dir, inventory, fmt, dry_run)
+    _deploy(config_dir, inventory, fmt, dry_run, limit)
 
 
 @main.command("post-deploy")

@@ -117,15 +117,30 @@ class Planned:
 
 
 def plan(
-    deployment: Deployment, engine: ContainerEngine, desired: Desired | None = None
+    deployment: Deployment,
+    engine: ContainerEngine,
+    desired: Desired | None = None,
+    limit: frozenset[str] = frozenset(),
 ) -> Planned:
+    """What a deploy would do; with `limit` (inventory host names), only on those hosts."""
+    check_limit(deployment, limit)
     desired = desired or desired_state(deployment)
     check_overrides(deployment, desired, engine)
     images = frozenset(spec.image for _, spec in desired.specs())
     observed = observe_hosts({local_host(deployment): engine}, images)
     observed = replace(observed, gated=gated(deployment.config_dir / GENERATED))
     serial = deployment.settings.values.kolla_serial
-    return Planned(deployment, desired, observed, make_plan(desired.state, observed, serial))
+    changes = make_plan(desired.state, observed, serial, limit)
+    return Planned(deployment, desired, observed, changes)
+
+
+def check_limit(deployment: Deployment, limit: frozenset[str]) -> None:
+    if not limit:
+        return
+    unknown = sorted(limit - set(deployment.inventory.hosts))
+    if unknown:
+        hosts = ", ".join(deployment.inventory.hosts)
+        raise ConfigError(f"--limit: {', '.join(unknown)} not in the inventory (hosts: {hosts})")
 
 
 def check_overrides(deployment: Deployment, desired: Desired, engine: ContainerEngine) -> None:

@@ -219,3 +219,16 @@ def test_bad_cli_arguments_are_refused_before_anything_changes(
     assert result.exit_code == 2, result.output
     assert message.replace("{dir}", str(tmp_path)) in " ".join(result.output.split())
     assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("command", ["plan", "deploy", "reconfigure"])
+def test_a_limit_to_a_host_not_in_the_inventory_is_refused(tmp_path: Path, command: str) -> None:
+    """Before the engine is asked anything (there is none here) and with nothing changed."""
+    (tmp_path / "globals.yml").write_text("docker_namespace: sytest\n")
+    env = {"STACKYARD_CONFIG_DIR": str(tmp_path), "DOCKER_HOST": "unix:///nonexistent.sock"}
+    assert CliRunner().invoke(main, ["genpwd"], env=env).exit_code == 0
+    before = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    result = CliRunner().invoke(main, [command, "--limit", "ctl9, localhost"], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "error: --limit: ctl9 not in the inventory (hosts: localhost)"
+    assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before

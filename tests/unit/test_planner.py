@@ -160,6 +160,28 @@ def test_a_change_rolls_across_hosts_at_most_serial_at_a_time(serial: int, golde
     assert plan(desired, observed, 3).waves[0].batches == 1
 
 
+def test_a_limited_plan_touches_only_its_hosts_and_lists_the_rest() -> None:
+    """--limit ctl1 (as in kolla-ansible, without its bugs): no step on another host, and the
+    plan says what it leaves there; a limit whose hosts need nothing says so."""
+    desired, observed = three_controllers()
+    node = dict(observed.containers["ctl3"])
+    del node["mariadb"]
+    observed = replace(observed, containers={**observed.containers, "ctl3": node})
+    result = plan(desired, observed, limit=frozenset({"ctl1"}))
+    assert {step.host for step in result.steps} == {"ctl1"}
+    check_golden("limit-one-host", render_text(result))
+    document = to_dict(result)
+    assert document["limit"] == ["ctl1"]
+    assert [(s["host"], s["container"]) for s in document["skipped"]] == [
+        ("ctl3", "mariadb"), ("ctl2", "keystone"), ("ctl3", "keystone")
+    ]  # fmt: skip
+    done = replace(observed, containers={**observed.containers, "ctl1": {}})
+    settled = plan(desired, deployed(desired), limit=frozenset({"ctl2"}))
+    assert render_text(settled) == NO_CHANGES
+    nothing_here = plan(replace(desired, services={}), done, limit=frozenset({"ctl1"}))
+    assert render_text(nothing_here).startswith("No changes on ctl1.\nSkipped by --limit ctl1:")
+
+
 def test_no_change_means_an_empty_plan() -> None:
     desired = desired_aio()
     result = plan(desired, deployed(desired))

@@ -303,6 +303,9 @@ class Wave:
 @dataclass(frozen=True, slots=True)
 class Plan:
     waves: tuple[Wave, ...]
+    # Steps a run limited to some hosts (--limit) leaves for later: on the other hosts.
+    skipped: tuple[Step, ...] = ()
+    limit: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:

@@ -52,14 +52,25 @@ def service_order(desired: DesiredState) -> list[str]:
     return dependency_order(graph, "service dependencies")
 
 
-def plan(desired: DesiredState, observed: ObservedState, serial: int = 0) -> Plan:
+def plan(
+    desired: DesiredState,
+    observed: ObservedState,
+    serial: int = 0,
+    limit: frozenset[str] = frozenset(),
+) -> Plan:
     """The plan is the whole program apply runs: each wave says which waves it waits for, each
     step which steps of its wave (removal waves run last, one after the other, once every
     other wave has succeeded). With `serial` (kolla_serial), a service's changes roll across
-    its hosts: at most that many hosts at a time, each batch after the one before."""
+    its hosts: at most that many hosts at a time, each batch after the one before. With
+    `limit`, only those hosts are touched; the steps of the others are listed as skipped."""
     with _without_cycle_collection():
         order = service_order(desired)
         steps = {name: _service_steps(desired, observed, name) for name in order}
+        skipped: list[Step] = []
+        if limit:
+            for name in order:
+                skipped += [s for s in steps[name] if s.host not in limit]
+                steps[name] = [s for s in steps[name] if s.host in limit]
         planned = {name for name in order if steps[name]}
         waves = [
             wave
@@ -71,8 +82,12 @@ def plan(desired: DesiredState, observed: ObservedState, serial: int = 0) -> Pla
                 serial,
             )
         ]  # fmt: skip
-        waves.extend(_removals(desired, observed, order))
-        return Plan(tuple(waves))
+        for removal in _removals(desired, observed, order):
+            kept = tuple(s for s in removal.steps if not limit or s.host in limit)
+            skipped += [s for s in removal.steps if limit and s.host not in limit]
+            if kept:
+                waves.append(replace(removal, steps=kept))
+        return Plan(tuple(waves), tuple(skipped), tuple(sorted(limit)))
 
 
 def _batched(wave: Wave, serial: int) -> list[Wave]:

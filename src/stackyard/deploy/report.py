@@ -45,25 +45,50 @@ def _change(change: Change, secrets: list[str]) -> str:
 
 
 def render_text(plan: Plan, secrets: Iterable[str] = ()) -> str:
-    if plan.is_empty:
+    if plan.is_empty and not plan.skipped:
         return NO_CHANGES
     secret_list = list(secrets)
-    lines = []
+    lines = _limited(plan) if plan.is_empty else []
     for wave in plan.waves:
         lines.append(f"{wave.label}:")
         for step in wave.steps:
             lines.append(f"  {step.action.value} {step.container} on {step.host}: {step.cause}")
             lines.extend(f"      {_change(c, secret_list)}" for c in step.changes)
-    counts = Counter(step.action for step in plan.steps)
-    summary = ", ".join(f"{counts[a]} to {a.value}" for a in Action if counts[a])
-    lines.append(f"Plan: {summary}.")
+    if not plan.is_empty:
+        counts = Counter(step.action for step in plan.steps)
+        summary = ", ".join(f"{counts[a]} to {a.value}" for a in Action if counts[a])
+        lines.append(f"Plan: {summary}.")
+        lines += _limited(plan)
     return masked("\n".join(lines), secret_list)
+
+
+def _limited(plan: Plan) -> list[str]:
+    """What a run limited to some hosts leaves alone, so nobody takes it for done."""
+    if not plan.skipped:
+        return [f"No changes on {', '.join(plan.limit)}."] if plan.limit else []
+    hosts = sorted({step.host for step in plan.skipped})
+    lines = [f"Skipped by --limit {','.join(plan.limit)}: {len(plan.skipped)} steps on "
+             f"{', '.join(hosts)}, for a run that includes them:"]  # fmt: skip
+    lines += [f"  {s.action.value} {s.container} on {s.host}: {s.cause}" for s in plan.skipped]
+    if plan.is_empty:
+        lines.insert(0, f"No changes on {', '.join(plan.limit)}.")
+    return lines
 
 
 def to_dict(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
     secret_list = list(secrets)
     return {
         "empty": plan.is_empty,
+        "limit": list(plan.limit),
+        "skipped": [
+            {
+                "action": s.action.value,
+                "host": s.host,
+                "container": s.container,
+                "cause": _clean(s.cause, secret_list),
+            }
+            for s in plan.skipped
+        ],
         "waves": [
             {
                 "service": wave.service,
