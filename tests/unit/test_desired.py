@@ -43,6 +43,7 @@ from stackyard.engine.port import Engine as EnginePort
 from stackyard.errors import ConfigError
 from stackyard.operations import post_deploy
 from stackyard.services.catalog import default_root, load_services
+from stackyard.services.model import ContainerDef
 from tests.unit.test_planner import check_golden
 
 FACTS = HostFacts(default_address="10.0.0.5", local_addresses=frozenset({"10.0.0.5"}))
@@ -738,3 +739,66 @@ def test_image_references(
     for spec in specs.values():
         assert spec.image.startswith(prefix + "/")
         assert spec.image.endswith(":" + tag)
+
+
+# Definition fields that do not become the spec field of the same name, and where they go.
+NOT_SPEC_FIELDS = {
+    "name": "the container's name (every spec has one)",
+    "like": "jobs: the container whose image, volumes and config they start from",
+    "config_files": "rendered files, known to the spec by their digest (config_digest)",
+    "secret_environment": "0600 files kolla_start exports (config_digest, secret_digest)",
+    "routing_status": "the balancer status command apply waits on (Desired.balancers)",
+    "when": "whether the container is deployed at all",
+}
+# Per definition field: a definition changed to set it otherwise (service, container, edit).
+MEMCACHED_COMMAND = (
+    "    command: memcached -S -p 11211 -l 0.0.0.0 -m 128 -c 5000 -U 0\n    environment:\n"
+    '      MEMCACHED_SASL_USER: "{{ memcached_user }}"\n    secret_environment:\n'
+    '      MEMCACHED_SASL_PASSWORD: "{{ memcached_password }}"\n'
+)
+SET_OTHERWISE = {
+    "image": ("    image: memcached\n", "    image: haproxy\n"),
+    "command": ("-m 128", "-m 64"),
+    "argv": (MEMCACHED_COMMAND, "    argv: [memcached, -S]\n"),
+    "environment": ('MEMCACHED_SASL_USER: "{{ memcached_user }}"',
+                    'MEMCACHED_SASL_USER: "{{ memcached_user }}"\n      X: "1"'),
+    "healthcheck": ('"11211"]', '"11212"]'),
+    "deadline": ("      deadline: 30\n", "      deadline: 31\n"),
+}  # fmt: skip
+ADDED = {
+    "volumes": "[memcached_data:/data]", "network": "host", "hostname": "cache",
+    "privileged": "true", "cap_add": "[NET_ADMIN]", "devices": "[/dev/net/tun]",
+    "group_add": "[kvm]", "no_new_privileges": "false", "sysctls": "{net.core.somaxconn: '1024'}",
+    "tmpfs": "[/run/x]", "ulimits": "{nofile: 100}", "pids_limit": "64", "memory_limit": "1g",
+    "ports": "['10.0.0.5:11211:11211']",
+}  # fmt: skip
+EDITS = {
+    **{field: ("memcached", "memcached", *edit) for field, edit in SET_OTHERWISE.items()},
+    **{field: ("memcached", "memcached", "    image: memcached\n",
+               f"    image: memcached\n    {field}: {value}\n") for field, value in ADDED.items()},
+    "after": ("keystone", "keystone_service_project", "    after: [keystone]\n",
+              "    after: [keystone, keystone_fernet]\n"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(ContainerDef.model_fields))
+def test_every_definition_field_reaches_the_spec_or_says_where_it_goes(
+    tmp_path: Path, name: str
+) -> None:
+    """A container field a definition may set changes the computed spec (and so, by the
+    engine test, the container), or is one of those that go elsewhere, each with its reason."""
+    if name in NOT_SPEC_FIELDS:
+        assert name not in EDITS
+        return
+    service, container, old, new = EDITS[name]
+    services = tmp_path / "services"
+    shutil.copytree(default_root(), services)
+    definition = services / service / "service.yaml"
+    text = definition.read_text()
+    assert old in text
+    plain = load_deployment(config_dir(tmp_path / "a"), services_root=services)
+    before = specs_by_name(compute(plain, FACTS))[container]
+    definition.write_text(text.replace(old, new, 1))
+    changed = load_deployment(config_dir(tmp_path / "b"), services_root=services)
+    after = specs_by_name(compute(changed, FACTS))[container]
+    assert getattr(after, name) != getattr(before, name), name

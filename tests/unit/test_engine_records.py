@@ -1,15 +1,23 @@
-"""The Docker engine's answers as the port's records (pure): what its container list and its
-inspect say of state, exit code, health, creation time and published ports, and when the
-list alone does not say how a container ended."""
+"""The Docker engine's side of the port (pure): its container list and inspect answers as
+records (state, exit code, health, creation time, published ports; an inspect only where the
+list does not say how a container ended), and every spec field in its create call."""
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from types import SimpleNamespace
 from typing import Any, cast
 
+import docker
 import pytest
 
-from stackyard.engine.containers import ContainerEngine, inspected_record, listed_record
+from stackyard.deploy.model import ContainerSpec, HealthCheck, Kind
+from stackyard.engine.containers import (
+    ContainerEngine,
+    create_arguments,
+    inspected_record,
+    listed_record,
+)
 from stackyard.engine.docker_engine import DockerEngine
 
 NEVER = "0001-01-01T00:00:00Z"
@@ -81,3 +89,40 @@ def test_the_list_is_inspected_only_where_it_does_not_say_how_a_container_ended(
 
 def _call(_what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
+
+
+# Spec fields that are not arguments of the engine's create call, and where they go instead.
+NOT_ENGINE_ARGUMENTS = {
+    "service": "a label",
+    "command": "config.json, which kolla_start runs",
+    "config_digest": "the config folder's name (create's config_dir argument) and a label",
+    "secret_digest": "a label: when a job reruns",
+    "after": "the plan's order",
+    "deadline": "apply's gate",
+}
+CHANGED = {
+    "name": "other", "image": "other", "kind": Kind.JOB, "argv": ("x",),
+    "environment": (("A", "1"),), "volumes": ("v:/v",), "network": "host", "hostname": "h",
+    "ports": ("127.0.0.1:80:80",), "healthcheck": HealthCheck(("t",)), "user": "1:1",
+    "privileged": True, "cap_add": ("NET_ADMIN",), "devices": ("/dev/net/tun",),
+    "group_add": ("kvm",), "no_new_privileges": False, "sysctls": (("net.ipv4.ip_forward", "1"),),
+    "tmpfs": ("/run",), "ulimits": (("nofile", 10),), "pids_limit": 64, "memory_limit": "1g",
+    "log_options": (("max-size", "1m"),),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(ContainerSpec)])
+def test_every_spec_field_reaches_the_engine_or_says_where_it_goes(name: str) -> None:
+    """A field the definition accepts must not be dropped on its way to the engine (as
+    `ulimits` once was): set, it changes the create call, labels aside; or it is one of the
+    fields that go elsewhere, each with its reason."""
+    api = docker.APIClient(base_url="unix:///nonexistent", version="1.41")
+    plain = ContainerSpec(name="c", service="s", image="i", command=("true",))
+
+    def call(spec: ContainerSpec) -> dict[str, Any]:
+        return {k: v for k, v in create_arguments(api, spec, None).items() if k != "labels"}
+
+    if name in NOT_ENGINE_ARGUMENTS:
+        assert name not in CHANGED
+        return
+    assert call(replace(plain, **{name: CHANGED[name]})) != call(plain), name
