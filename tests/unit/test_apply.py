@@ -19,6 +19,7 @@ from stackyard.deploy.apply import Applier, ApplyFailed, gated
 from stackyard.deploy.desired import Desired
 from stackyard.deploy.model import (
     LABEL_HASH,
+    LABEL_SPEC,
     PREVIOUS,
     Action,
     ContainerSpec,
@@ -33,6 +34,7 @@ from stackyard.deploy.model import (
 )
 from stackyard.deploy.observe import observe_hosts
 from stackyard.deploy.planner import plan as make_plan
+from stackyard.deploy.report import render_text
 from stackyard.engine.port import ContainerRecord, Engine
 from stackyard.errors import EngineError
 
@@ -69,28 +71,40 @@ class Box:
     running: bool = False
     started: bool = False
     exit_code: int = 0
+    created: float = 0.0
+    health: str | None = None  # what the engine's own check says, when not the image's way
 
 
 @dataclass
 class MemoryEngine:
-    """The engine port in memory: the calls apply and observe make, answered from Boxes."""
+    """The engine port in memory: the calls apply and observe make, answered from Boxes;
+    containers and volumes made here are stamped with a time that moves a second a call."""
 
     containers: dict[str, Box] = field(default_factory=dict)
+    volumes: dict[str, float] = field(default_factory=dict)  # name -> created
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_create: set[str] = field(default_factory=set)
     ids: itertools.count[int] = field(default_factory=itertools.count)
+    # Seconds since 2000.0, shared by the engines of one test (hosts keep time together).
+    ticks: itertools.count[int] = field(default_factory=itertools.count)
 
-    def add(self, spec: ContainerSpec, running: bool = True, name: str | None = None) -> None:
+    def add(
+        self, spec: ContainerSpec, running: bool = True, name: str | None = None, **state: Any
+    ) -> Box:
         box = Box(f"id{next(self.ids)}", spec.image, spec.labels(), running, started=True)
-        self.containers[name or spec.name] = box
+        self.containers[name or spec.name] = replace(box, **state)
+        return self.containers[name or spec.name]
+
+    def _tick(self) -> float:
+        return 2001.0 + next(self.ticks)
 
     def _record(self, name: str, box: Box) -> ContainerRecord:
         checked = box.image in EXITS
         health = ("healthy" if box.image == "good" else "unhealthy") if checked else None
         return ContainerRecord(
             name, box.id, box.running, box.labels, exit_code=None if box.running or not
-            box.started else box.exit_code, health=health if box.running else None,
-            image_id=IMAGE_IDS[box.image],
+            box.started else box.exit_code, health=(box.health or health) if box.running
+            else None, created=box.created, image_id=IMAGE_IDS[box.image],
         )  # fmt: skip
 
     # observation
@@ -102,7 +116,7 @@ class MemoryEngine:
         return None if box is None else self._record(ref, box)
 
     def managed_volumes(self) -> dict[str, str]:
-        return {}
+        return {name: str(created) for name, created in self.volumes.items()}
 
     def managed_networks(self) -> list[str]:
         return []
@@ -112,7 +126,10 @@ class MemoryEngine:
 
     # changes
     def ensure_network(self, name: str) -> None: ...
-    def ensure_volume(self, name: str, service: str) -> None: ...
+    def ensure_volume(self, name: str, service: str) -> None:
+        if name not in self.volumes:
+            self.volumes[name] = self._tick()
+
     def ensure_shared_folder(self, path: str) -> None: ...
     def ensure_terminals(self, path: str) -> None: ...
     def clear_shared_folder(self, path: str) -> list[str]:
@@ -127,7 +144,7 @@ class MemoryEngine:
             raise EngineError(f"the engine refused to create {spec.name}")
         if spec.name in self.containers:
             raise EngineError(f"Conflict: the name {spec.name} is in use")
-        box = Box(f"id{next(self.ids)}", spec.image, spec.labels())
+        box = Box(f"id{next(self.ids)}", spec.image, spec.labels(), created=self._tick())
         self.containers[spec.name] = box
         return box.id
 
@@ -136,6 +153,7 @@ class MemoryEngine:
         box = self.containers[ref]
         code = EXIT_AT_START.get(box.image)
         box.running, box.started, box.exit_code = code is None, True, code or 0
+        box.health = "starting" if box.image in EXITS else None  # until its first check
 
     def stop(self, ref: str, timeout: int = 30) -> None:
         self.calls.append(("stop", ref))
@@ -282,9 +300,29 @@ def test_a_running_job_of_the_same_spec_is_adopted(tmp_path: Path, clock: Clock)
     engine = MemoryEngine()
     spec = job("keystone_db_sync", "job-ok")
     engine.add(spec, running=True)
-    plan, states = one_step(Action.RUN, spec)
+    states = {"keystone": ServiceState("keystone", (), {HOST: (spec,)})}
+    plan = make_plan(DesiredState(states), observe_hosts({HOST: engine}))
+    assert [(s.cause, s.adopt) for s in plan.steps] == [("did not finish", True)]
     applier(tmp_path, engine, states, clock).apply(plan)
     assert engine.calls == [("wait", "keystone_db_sync")]
+
+
+def test_a_running_job_is_run_again_when_its_data_was_made_again(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Its work went into the volume that is gone: the plan does not adopt it, apply starts
+    it again (and only what the plan says is adopted is)."""
+    engine = MemoryEngine()
+    spec = replace(job("keystone_db_sync", "job-ok"), volumes=("data:/data",))
+    engine.add(spec, running=True, created=100.0)
+    engine.volumes["data"] = 500.0
+    states = {"keystone": ServiceState("keystone", (), {HOST: (spec,)})}
+    plan = make_plan(DesiredState(states), observe_hosts({HOST: engine}))
+    assert [(s.cause, s.adopt) for s in plan.steps] == [
+        ("volume data was created after its last run", False)
+    ]  # fmt: skip
+    applier(tmp_path, engine, states, clock).apply(plan)
+    assert [call for call, _ in engine.calls] == ["remove", "create", "start", "wait"]
 
 
 def test_a_running_job_of_another_spec_is_run_again(tmp_path: Path, clock: Clock) -> None:
@@ -413,15 +451,18 @@ HOSTS = ("n1", "n2", "n3")
 @st.composite
 def desired_states(draw: st.DrawFn) -> dict[str, ServiceState]:
     """Up to four services on one to three hosts each, each after some of those before it; a
-    service has one to three containers and may have a job its containers wait for."""
+    service has one to three containers, may keep data in a named volume, and may have a
+    job its containers wait for (which set up that data)."""
     chosen = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=4))
     states = {}
     for i, name in enumerate(chosen):
         deps = tuple(draw(st.lists(st.sampled_from(chosen[:i]), unique=True))) if i else ()
+        volumes = (f"{name}_data:/var/lib/{name}",) if draw(st.booleans()) else ()
         jobs = [job(f"{name}_sync", "job-ok")] if draw(st.booleans()) else []
-        jobs = [replace(j, service=name, command=(draw(st.sampled_from("ab")),)) for j in jobs]
+        jobs = [replace(j, service=name, command=(draw(st.sampled_from("ab")),),
+                        volumes=volumes) for j in jobs]  # fmt: skip
         containers = tuple(
-            replace(service(f"{name}_{part}", "good"), service=name,
+            replace(service(f"{name}_{part}", "good"), service=name, volumes=volumes,
                     command=(draw(st.sampled_from("ab")),), after=tuple(j.name for j in jobs))
             for part in draw(st.lists(st.sampled_from(("api", "worker", "cache")), unique=True,
                                       min_size=1, max_size=3))
@@ -431,18 +472,33 @@ def desired_states(draw: st.DrawFn) -> dict[str, ServiceState]:
     return states
 
 
+UNREADABLE = {LABEL_SPEC: "{", LABEL_HASH: "0"}  # a label no version of stackyard wrote
+
+
 @st.composite
 def leftovers(draw: st.DrawFn) -> dict[str, MemoryEngine]:
-    """What an earlier deployment left on each host: its containers running or stopped, jobs
-    done or still running, now and then a container set aside by a replacement that was
-    killed."""
-    engines = {host: MemoryEngine() for host in HOSTS}
+    """What an earlier deployment left on each host: its containers running or stopped, some
+    still starting, unhealthy or with an unreadable spec label, jobs done or still running,
+    now and then a container set aside by a replacement that was killed; its data volumes
+    there, missing, or made again after its jobs ran."""
+    ticks = itertools.count()
+    engines = {host: MemoryEngine(ticks=ticks) for host in HOSTS}
     for state in draw(desired_states()).values():
         for host, specs in state.containers.items():
+            engine = engines[host]
             for spec in specs:
-                engines[host].add(spec, running=draw(st.booleans()))
+                created = float(draw(st.integers(100, 900)))
+                health = draw(st.sampled_from([None, None, "starting", "unhealthy"]))
+                box = engine.add(spec, running=draw(st.booleans()), created=created,
+                                 health=health if spec.kind is Kind.SERVICE else None)  # fmt: skip
+                if draw(st.integers(0, 5)) == 0:
+                    box.labels.update(UNREADABLE)
                 if spec.kind is Kind.SERVICE and draw(st.integers(0, 4)) == 0:
-                    engines[host].add(spec, running=False, name=spec.name + PREVIOUS)
+                    engine.add(spec, running=False, name=spec.name + PREVIOUS)
+                for volume in (v.split(":", 1)[0] for v in spec.volumes):
+                    made = draw(st.sampled_from([None, 50.0, 950.0]))  # missing, old, remade
+                    if made is not None and volume not in engine.volumes:
+                        engine.volumes[volume] = made
     return engines
 
 
@@ -452,22 +508,37 @@ def test_observe_plan_apply_converges(
     states: dict[str, ServiceState], engines: dict[str, MemoryEngine]
 ) -> None:
     """Whatever an earlier deployment left on three hosts, one run of the real code reaches
-    the desired state: the next plan is empty, on every host every container runs its desired
-    spec, every job ran, nothing else (no set-aside container, no unwanted one) is left."""
+    the desired state: the next plan (gate markers read as a deploy reads them) is empty, on
+    every host every container runs its desired spec, every job ran after the data volumes it
+    set up were made, nothing else (no set-aside container, no unwanted one) is left."""
     with tempfile.TemporaryDirectory() as folder:
-        desired = applier(Path(folder), MemoryEngine(), states, Clock()).desired
-        run = Applier(engines, desired, Path(folder), say=_quiet, clock=Clock())
+        generated = Path(folder) / "generated"
+        volumes = {host: {v.split(":", 1)[0]: name for name, state in states.items()
+                          for spec in state.containers.get(host, ()) for v in spec.volumes}
+                   for host in HOSTS}  # fmt: skip
+        desired = replace(applier(Path(folder), MemoryEngine(), states, Clock()).desired,
+                          volumes=volumes)  # fmt: skip
+        run = Applier(engines, desired, generated, say=_quiet, clock=Clock())
         images = frozenset(spec.image for _, spec in desired.specs())
-        run.apply(make_plan(desired.state, observe_hosts(engines, images)))
-        assert make_plan(desired.state, observe_hosts(engines, images)).is_empty
+
+        def observed() -> ObservedState:
+            return replace(observe_hosts(engines, images), gated=gated(generated))
+
+        run.apply(make_plan(desired.state, observed()))
+        again = make_plan(desired.state, observed())
+        assert again.is_empty, render_text(again)
     for host, engine in engines.items():
         wanted = {s.name: s for state in states.values() for s in state.containers.get(host, ())}
         assert set(engine.containers) == set(wanted), host
+        assert set(volumes[host]) <= set(engine.volumes), host
         for name, spec in wanted.items():
             box = engine.containers[name]
             assert box.labels[LABEL_HASH] == spec.spec_hash()
             assert box.running is (spec.kind is Kind.SERVICE)
             assert box.exit_code == 0
+            if spec.kind is Kind.JOB:
+                made = [engine.volumes[v.split(":", 1)[0]] for v in spec.volumes]
+                assert all(created < box.created + 1 for created in made), (host, name)
 
 
 def _conforms(engine: MemoryEngine) -> Engine:

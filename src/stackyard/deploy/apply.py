@@ -325,8 +325,9 @@ class Applier:
         spec = step.spec
         assert spec is not None
         record = engine.inspect(step.container)
-        adopted = (
-            record is not None
+        adopted = (  # as the plan says, if the engine still agrees
+            step.adopt
+            and record is not None
             and record.running
             and record.labels.get(LABEL_HASH) == spec.spec_hash()
         )

@@ -276,6 +276,7 @@ class Step:
     changes: tuple[Change, ...] = ()
     spec: ContainerSpec | None = None  # what to create; None for REMOVE
     after: tuple[str, ...] = ()  # containers of its wave, same host, whose steps come first
+    adopt: bool = False  # a job of this spec left running by a killed run: wait for it
 
 
 @dataclass(frozen=True, slots=True)

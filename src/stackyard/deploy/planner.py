@@ -176,8 +176,9 @@ def _service_steps(desired: DesiredState, observed: ObservedState, name: str) ->
         for spec in staged(specs):
             current = present.get(spec.name)
             step = _step(host, spec, current, images.get(spec.image))
-            if step is None and spec.kind is Kind.JOB and current is not None:
-                step = _data_recreated(host, spec, current, data, observed.volumes.get(host, {}))
+            if (step is None or step.adopt) and spec.kind is Kind.JOB and current is not None:
+                # A job left running is not adopted when its data was made again since.
+                step = _data_recreated(host, spec, current, data, observed.volumes) or step
             if spec.kind is Kind.SERVICE and spec.name + PREVIOUS in present:
                 step = _resume(host, spec, step)
             if step is None and spec.kind is Kind.SERVICE and current is not None:
@@ -196,9 +197,10 @@ def staged(specs: tuple[ContainerSpec, ...]) -> list[ContainerSpec]:
     return [by_name[n] for n in dependency_order(graph, "container order")]
 
 
-def data_volumes(desired: DesiredState, name: str) -> set[str]:
-    """The named volumes of a service and of every service it depends on, transitively: the
-    data its jobs may have set up (keystone's database job wrote into mariadb's volume)."""
+def data_volumes(desired: DesiredState, name: str) -> set[tuple[str, str]]:
+    """The named volumes (host, name) of a service and of every service it depends on,
+    transitively, wherever they run: the data its jobs may have set up (keystone's database
+    job wrote into mariadb's volume, on mariadb's host)."""
     seen: set[str] = set()
     todo = [name]
     while todo:
@@ -208,9 +210,9 @@ def data_volumes(desired: DesiredState, name: str) -> set[str]:
         seen.add(current)
         todo.extend(desired.services[current].depends_on)
     return {
-        volume.split(":", 1)[0]
+        (host, volume.split(":", 1)[0])
         for service in seen
-        for specs in desired.services[service].containers.values()
+        for host, specs in desired.services[service].containers.items()
         for spec in specs
         for volume in spec.volumes
         if not volume.startswith("/")
@@ -221,20 +223,23 @@ def _data_recreated(
     host: str,
     spec: ContainerSpec,
     job: ObservedContainer,
-    data: set[str],
-    volumes: Mapping[str, float],
+    data: set[tuple[str, str]],
+    volumes: Mapping[str, Mapping[str, float]],
 ) -> Step | None:
     """A job that ran before one of its data volumes was (re)created, or that is about to be
     created because it is missing, must run again: what it set up was in the volume that is
     gone. The engine gives container times in whole seconds, hence the second of slack."""
-    missing = sorted(v for v in data if v not in volumes)
-    newer = sorted(v for v in data if v in volumes and volumes[v] >= job.created + 1)
+
+    def named(pairs: list[tuple[str, str]]) -> str:
+        return ", ".join(v if h == host else f"{v} on {h}" for h, v in pairs)
+
+    missing = sorted(d for d in data if d[1] not in volumes.get(d[0], {}))
+    newer = sorted(d for d in data if volumes.get(d[0], {}).get(d[1], 0.0) >= job.created + 1)
     if not missing and not newer:
         return None
-    causes = [f"volume {', '.join(missing)} is missing"] if missing else []
-    causes += [f"volume {', '.join(newer)} was created after its last run"] if newer else []
-    cause = "; ".join(causes)
-    return Step(Action.RUN, host, spec.name, cause, spec=spec)
+    causes = [f"volume {named(missing)} is missing"] if missing else []
+    causes += [f"volume {named(newer)} was created after its last run"] if newer else []
+    return Step(Action.RUN, host, spec.name, "; ".join(causes), spec=spec)
 
 
 def _resume(host: str, spec: ContainerSpec, step: Step | None) -> Step:
@@ -283,7 +288,7 @@ def _step(
         return Step(again, host, spec.name, cause, tuple(changes), spec)
     if job:
         if current.state is RunState.RUNNING:
-            return Step(Action.RUN, host, spec.name, "did not finish", spec=spec)
+            return Step(Action.RUN, host, spec.name, "did not finish", spec=spec, adopt=True)
         if current.exit_code is None:
             return Step(Action.RUN, host, spec.name, "never started", spec=spec)
         if current.exit_code != 0:
