@@ -442,6 +442,21 @@ def test_a_batch_that_fails_stops_the_batches_after_it(
     assert all(engine.running("api") for engine in engines.values())
 
 
+def test_an_unreachable_host_is_named_and_nothing_is_planned_or_changed() -> None:
+    """Observation needs every host: one that does not answer fails it, named, before any
+    plan exists, so no other host is touched; the next run, the host back, does the work."""
+
+    class Gone(MemoryEngine):
+        def managed_containers(self) -> list[ContainerRecord]:
+            raise EngineError("cannot reach the engine at ssh://n2 (connection refused)")
+
+    engines = {"n1": MemoryEngine(), "n2": Gone(), "n3": MemoryEngine()}
+    with pytest.raises(EngineError) as info:
+        observe_hosts(engines)
+    assert str(info.value) == "host n2: cannot reach the engine at ssh://n2 (connection refused)"
+    assert all(engine.calls == [] for engine in engines.values())
+
+
 # --- the real observe, plan and apply on generated states -------------------------------------
 
 NAMES = ("s1", "s2", "s3", "s4")

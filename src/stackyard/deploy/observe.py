@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from stackyard.deploy.model import ObservedContainer, ObservedState, RunState
 from stackyard.engine.port import ContainerRecord, Engine
+from stackyard.errors import EngineError
 
 
 def observed_container(record: ContainerRecord, host: str) -> ObservedContainer:
@@ -42,9 +43,21 @@ def observe_hosts(
     engines: Mapping[str, Engine], images: frozenset[str] = frozenset()
 ) -> ObservedState:
     """Every host's state, observed in parallel (a no-op run waits for the slowest host, not
-    for the sum of them)."""
+    for the sum of them). A host whose engine does not answer fails the whole observation,
+    named, so a run changes nothing anywhere until every host is reachable."""
+
+    def one(host: str) -> ObservedState:
+        try:
+            return observe(engines[host], host, images)
+        except EngineError as exc:
+            raise EngineError(f"host {host}: {exc}") from None
+
     with ThreadPoolExecutor(max_workers=max(1, min(len(engines), 16))) as pool:
-        states = list(pool.map(lambda host: observe(engines[host], host, images), engines))
+        futures = {host: pool.submit(one, host) for host in sorted(engines)}
+        errors = [str(f.exception()) for f in futures.values() if f.exception() is not None]
+        if errors:
+            raise EngineError("\n".join(errors))
+        states = [f.result() for f in futures.values()]
     return ObservedState(
         {h: c for state in states for h, c in state.containers.items()},
         {h: v for state in states for h, v in state.volumes.items()},
