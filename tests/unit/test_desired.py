@@ -802,3 +802,15 @@ def test_every_definition_field_reaches_the_spec_or_says_where_it_goes(
     changed = load_deployment(config_dir(tmp_path / "b"), services_root=services)
     after = specs_by_name(compute(changed, FACTS))[container]
     assert getattr(after, name) != getattr(before, name), name
+
+
+def test_a_service_budget_reaches_the_desired_state(tmp_path: Path) -> None:
+    services = tmp_path / "services"
+    shutil.copytree(default_root(), services)
+    definition = services / "keystone" / "service.yaml"
+    definition.write_text(
+        definition.read_text().replace("depends_on:", "serial: 1\ndepends_on:", 1)
+    )
+    deployment = load_deployment(config_dir(tmp_path), services_root=services)
+    assert compute(deployment, FACTS).state.services["keystone"].serial == 1
+    assert desired_with(tmp_path / "plain").state.services["keystone"].serial == 0

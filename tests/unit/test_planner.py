@@ -160,6 +160,19 @@ def test_a_change_rolls_across_hosts_at_most_serial_at_a_time(serial: int, golde
     assert plan(desired, observed, 3).waves[0].batches == 1
 
 
+@pytest.mark.parametrize(
+    ("serial", "own", "batches"), [(0, 0, 1), (0, 1, 3), (2, 1, 3), (1, 2, 3), (0, 2, 2), (2, 3, 2)]
+)
+def test_a_service_budget_and_kolla_serial_the_smaller_applies(
+    serial: int, own: int, batches: int
+) -> None:
+    """A service may declare its own budget (`serial` in its definition: keep a quorum)."""
+    desired, observed = three_controllers()
+    keystone = replace(desired.services["keystone"], serial=own)
+    desired = DesiredState({**desired.services, "keystone": keystone})
+    assert [w.batches for w in plan(desired, observed, serial).waves] == [batches] * batches
+
+
 def test_a_limited_plan_touches_only_its_hosts_and_lists_the_rest() -> None:
     """--limit ctl1 (as in kolla-ansible, without its bugs): no step on another host, and the
     plan says what it leaves there; a limit whose hosts need nothing says so."""

@@ -204,8 +204,9 @@ def compute(deployment: Deployment, facts: HostFacts) -> Desired:
                 volumes.setdefault(host, {})[volume] = name
         definition = service.definition
         services[name] = ServiceState(
-            name, tuple(definition.depends_on), per_host, tuple(definition.after)
-        )
+            name, tuple(definition.depends_on), per_host, tuple(definition.after),
+            definition.serial or 0,
+        )  # fmt: skip
     _refuse_exposed_secrets(deployment, services)
     return Desired(
         state=DesiredState(services),

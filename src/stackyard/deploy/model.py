@@ -195,6 +195,7 @@ class ServiceState:
     depends_on: tuple[str, ...]
     containers: dict[str, tuple[ContainerSpec, ...]]  # host -> containers
     after: tuple[str, ...] = ()
+    serial: int = 0  # its own budget of hosts changed at a time (0: kolla_serial alone)
 
     @property
     def starts_after(self) -> tuple[str, ...]:

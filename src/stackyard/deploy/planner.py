@@ -79,7 +79,7 @@ def plan(
             for wave in _batched(
                 Wave(name, _ordered(steps[name], desired.services[name].containers),
                      _waits_for(desired, name, planned)),
-                serial,
+                _budget(serial, desired.services[name].serial),
             )
         ]  # fmt: skip
         for removal in _removals(desired, observed, order):
@@ -88,6 +88,12 @@ def plan(
             if kept:
                 waves.append(replace(removal, steps=kept))
         return Plan(tuple(waves), tuple(skipped), tuple(sorted(limit)))
+
+
+def _budget(serial: int, own: int) -> int:
+    """Hosts of a service changed at a time: the smaller of kolla_serial and the service's own
+    budget, where set (0: every host at once)."""
+    return min((n for n in (serial, own) if n > 0), default=0)
 
 
 def _batched(wave: Wave, serial: int) -> list[Wave]:

@@ -288,6 +288,9 @@ class ServiceDef(_Strict):
     # Started after these when they are deployed too, without needing them (neutron reports
     # port events to nova's API, which must be up to take them; neutron also runs alone).
     after: list[str] = []
+    # At most this many hosts changed at a time (rolled, each batch gated), whatever
+    # kolla_serial allows: a service that must keep a quorum or capacity says so here.
+    serial: Annotated[int, Field(ge=1)] | None = None
     requires: list[str] = []  # globals.yml keys that must be set when the service is deployed
     secrets: list[str] = []
     volumes: list[str] = []  # named volumes holding the service's data
