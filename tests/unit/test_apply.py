@@ -388,7 +388,7 @@ def test_a_step_waits_for_the_steps_the_plan_puts_before_it(tmp_path: Path, cloc
     starts only once the job has finished."""
     engine = MemoryEngine()
     sync, api = job("api_sync", "job-ok"), replace(service("api"), after=("api_sync",))
-    steps = (Step(Action.CREATE, HOST, "api", "new", spec=api, after=("api_sync",)),
+    steps = (Step(Action.CREATE, HOST, "api", "new", spec=api, after=((HOST, "api_sync"),)),
              Step(Action.RUN, HOST, "api_sync", "new", spec=sync))  # fmt: skip
     states = {"api": ServiceState("api", (), {HOST: (sync, api)})}
     applier(tmp_path, engine, states, clock).apply(Plan((Wave("api", steps),)))
@@ -475,7 +475,7 @@ def desired_states(draw: st.DrawFn) -> dict[str, ServiceState]:
         volumes = (f"{name}_data:/var/lib/{name}",) if draw(st.booleans()) else ()
         jobs = [job(f"{name}_sync", "job-ok")] if draw(st.booleans()) else []
         jobs = [replace(j, service=name, command=(draw(st.sampled_from("ab")),),
-                        volumes=volumes) for j in jobs]  # fmt: skip
+                        volumes=volumes, once=draw(st.booleans())) for j in jobs]  # fmt: skip
         containers = tuple(
             replace(service(f"{name}_{part}", "good"), service=name, volumes=volumes,
                     command=(draw(st.sampled_from("ab")),), after=tuple(j.name for j in jobs))
@@ -525,7 +525,8 @@ def test_observe_plan_apply_converges(
     """Whatever an earlier deployment left on three hosts, one run of the real code reaches
     the desired state: the next plan (gate markers read as a deploy reads them) is empty, on
     every host every container runs its desired spec, every job ran after the data volumes it
-    set up were made, nothing else (no set-aside container, no unwanted one) is left."""
+    set up were made (a job run once: on one host at least), nothing else (no set-aside
+    container, no unwanted one) is left."""
     with tempfile.TemporaryDirectory() as folder:
         generated = Path(folder) / "generated"
         volumes = {host: {v.split(":", 1)[0]: name for name, state in states.items()
@@ -542,11 +543,23 @@ def test_observe_plan_apply_converges(
         run.apply(make_plan(desired.state, observed()))
         again = make_plan(desired.state, observed())
         assert again.is_empty, render_text(again)
+    once = {s.name: s for state in states.values() for specs in state.containers.values()
+            for s in specs if s.once}  # fmt: skip
+    for name, spec in once.items():  # ran to the end with its spec on one host at least
+        assert any(
+            (box := e.containers.get(name))
+            and box.labels[LABEL_HASH] == spec.spec_hash()
+            and not box.running
+            and box.exit_code == 0
+            for e in engines.values()
+        ), name
     for host, engine in engines.items():
         wanted = {s.name: s for state in states.values() for s in state.containers.get(host, ())}
-        assert set(engine.containers) == set(wanted), host
+        assert set(engine.containers) - set(once) == set(wanted) - set(once), host
         assert set(volumes[host]) <= set(engine.volumes), host
         for name, spec in wanted.items():
+            if spec.once:
+                continue
             box = engine.containers[name]
             assert box.labels[LABEL_HASH] == spec.spec_hash()
             assert box.running is (spec.kind is Kind.SERVICE)

@@ -778,6 +778,8 @@ EDITS = {
                f"    image: memcached\n    {field}: {value}\n") for field, value in ADDED.items()},
     "after": ("keystone", "keystone_service_project", "    after: [keystone]\n",
               "    after: [keystone, keystone_fernet]\n"),
+    "once": ("keystone", "keystone_db_sync", "  - name: keystone_db_sync\n    once: true\n",
+             "  - name: keystone_db_sync\n"),
 }  # fmt: skip
 
 

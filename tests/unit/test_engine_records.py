@@ -99,6 +99,7 @@ NOT_ENGINE_ARGUMENTS = {
     "secret_digest": "a label: when a job reruns",
     "after": "the plan's order",
     "deadline": "apply's gate",
+    "once": "the plan: which host runs the job",
 }
 CHANGED = {
     "name": "other", "image": "other", "kind": Kind.JOB, "argv": ("x",),

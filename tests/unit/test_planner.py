@@ -126,7 +126,8 @@ def test_the_plan_says_what_waits_for_what() -> None:
     )})  # fmt: skip
     steps = plan(DesiredState({"keystone": staged}), ObservedState({})).steps
     assert [(s.container, s.after) for s in steps] == [
-        ("keystone_db_sync", ()), ("keystone_fernet", ()), ("keystone", ("keystone_db_sync",)),
+        ("keystone_db_sync", ()), ("keystone_fernet", ()),
+        ("keystone", (("node1", "keystone_db_sync"),)),
     ]  # fmt: skip
 
 
@@ -171,6 +172,36 @@ def test_a_service_budget_and_kolla_serial_the_smaller_applies(
     keystone = replace(desired.services["keystone"], serial=own)
     desired = DesiredState({**desired.services, "keystone": keystone})
     assert [w.batches for w in plan(desired, observed, serial).waves] == [batches] * batches
+
+
+def test_a_job_run_once_runs_on_one_host_and_every_host_waits_for_it() -> None:
+    """keystone's schema sync on three controllers: on the first host only, each keystone
+    after it; where it already ran with this spec, nowhere; rolled, the later batches need
+    not wait (the first batch has finished)."""
+    hosts = ("ctl1", "ctl2", "ctl3")
+    sync = spec("keystone_db_sync", "keystone", kind=Kind.JOB, healthcheck=None, once=True)
+    api = spec("keystone", "keystone", after=("keystone_db_sync",))
+    desired = DesiredState(
+        {"keystone": ServiceState("keystone", (), dict.fromkeys(hosts, (sync, api)))}
+    )
+    fresh = plan(desired, ObservedState({}))
+    check_golden("run-once", render_text(fresh))
+    assert [(s.host, s.container, s.after) for s in fresh.steps] == [
+        ("ctl1", "keystone_db_sync", ()),
+        *((h, "keystone", (("ctl1", "keystone_db_sync"),)) for h in hosts),
+    ]  # fmt: skip
+    ran = ObservedContainer("keystone_db_sync", "ctl2", "j", RunState.STOPPED, sync.labels(),
+                            exit_code=0)  # fmt: skip
+    rest = plan(desired, ObservedState({"ctl2": {"keystone_db_sync": ran}}))
+    assert [(s.host, s.container, s.after) for s in rest.steps] == [
+        (h, "keystone", ()) for h in hosts
+    ]  # fmt: skip
+    rolled = plan(desired, ObservedState({}), serial=1)
+    assert [[(s.host, s.container, s.after) for s in w.steps] for w in rolled.waves] == [
+        [("ctl1", "keystone_db_sync", ()), ("ctl1", "keystone", (("ctl1", "keystone_db_sync"),))],
+        [("ctl2", "keystone", ())],
+        [("ctl3", "keystone", ())],
+    ]  # fmt: skip
 
 
 def test_a_limited_plan_touches_only_its_hosts_and_lists_the_rest() -> None:

@@ -183,7 +183,7 @@ class Applier:
 
     def _run_wave(self, wave: Wave) -> None:
         """The steps of one service, each after the steps it comes after."""
-        graph = {(s.host, s.container): [(s.host, name) for name in s.after] for s in wave.steps}
+        graph = {(s.host, s.container): list(s.after) for s in wave.steps}
         by_key = {(step.host, step.container): step for step in wave.steps}
         sorter = graphlib.TopologicalSorter(graph)
         sorter.prepare()

@@ -413,6 +413,7 @@ def _spec(
         ),
         after=tuple(own.after) if own.after is not None else after,
         deadline=own.deadline if job else (check.deadline if check else 30.0),
+        once=job and own.once,
     )
     return spec, files
 

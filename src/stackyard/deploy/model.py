@@ -31,7 +31,7 @@ CONFIG_MOUNT = "/var/lib/kolla/config_files"
 PREVIOUS = "-previous"
 # Orchestration hints: they say how to run a container, not what it is, so changing them
 # does not recreate anything and they are not part of the recorded spec.
-NOT_RECORDED = ("after", "deadline")
+NOT_RECORDED = ("after", "deadline", "once")
 # Fields added after containers were first deployed: recorded only when set, so upgrading
 # stackyard alone changes no recorded spec and recreates nothing.
 RECORDED_WHEN_SET = ("devices", "group_add")
@@ -91,6 +91,7 @@ class ContainerSpec:
     secret_digest: str = ""
     after: tuple[str, ...] = ()  # containers of the same service that must be ready first
     deadline: float = 90.0  # seconds to become healthy (service) or to exit (job)
+    once: bool = False  # a job run on one host of its service, once per deployment
 
     def to_record(self) -> dict[str, Any]:
         """Canonical JSON form, exactly as it reads back from the label (tuples are lists)."""
@@ -276,7 +277,7 @@ class Step:
     cause: str
     changes: tuple[Change, ...] = ()
     spec: ContainerSpec | None = None  # what to create; None for REMOVE
-    after: tuple[str, ...] = ()  # containers of its wave, same host, whose steps come first
+    after: tuple[tuple[str, str], ...] = ()  # (host, container) of the steps before it
     adopt: bool = False  # a job of this spec left running by a killed run: wait for it
 
 

@@ -30,6 +30,7 @@ from stackyard.deploy.model import (
     ObservedState,
     Plan,
     RunState,
+    ServiceState,
     Step,
     Wave,
     parse_json,
@@ -77,7 +78,8 @@ def plan(
             for name in order
             if steps[name]
             for wave in _batched(
-                Wave(name, _ordered(steps[name], desired.services[name].containers),
+                Wave(name, _ordered(steps[name], desired.services[name].containers,
+                                    _runners(desired.services[name], observed)),
                      _waits_for(desired, name, planned)),
                 _budget(serial, desired.services[name].serial),
             )
@@ -97,14 +99,17 @@ def _budget(serial: int, own: int) -> int:
 
 
 def _batched(wave: Wave, serial: int) -> list[Wave]:
-    """The wave split by host into batches of at most `serial` hosts (hosts by name)."""
+    """The wave split by host into batches of at most `serial` hosts (hosts by name); a step
+    waits only for steps of its own batch (the batches before it have finished)."""
     hosts = sorted({step.host for step in wave.steps})
     if serial <= 0 or len(hosts) <= serial:
         return [wave]
     groups = [set(hosts[i : i + serial]) for i in range(0, len(hosts), serial)]
     return [
-        replace(wave, steps=tuple(s for s in wave.steps if s.host in group), batch=number,
-                batches=len(groups))
+        replace(wave, batch=number, batches=len(groups), steps=tuple(
+            replace(s, after=tuple(a for a in s.after if a[0] in group))
+            for s in wave.steps if s.host in group
+        ))
         for number, group in enumerate(groups, 1)
     ]  # fmt: skip
 
@@ -125,35 +130,60 @@ def _waits_for(desired: DesiredState, name: str, planned: set[str]) -> tuple[str
     return tuple(sorted(seen & planned))
 
 
-def _ordered(steps: list[Step], specs: dict[str, tuple[ContainerSpec, ...]]) -> tuple[Step, ...]:
+def _ordered(
+    steps: list[Step], specs: dict[str, tuple[ContainerSpec, ...]], runners: dict[str, str]
+) -> tuple[Step, ...]:
     if not any(spec.after for host_specs in specs.values() for spec in host_specs):
         return tuple(steps)
-    graph = step_dependencies(steps, specs)
-    return tuple(
-        replace(step, after=tuple(name for _, name in graph[(step.host, step.container)]))
-        for step in steps
-    )
+    graph = step_dependencies(steps, specs, runners)
+    return tuple(replace(step, after=tuple(graph[(step.host, step.container)])) for step in steps)
 
 
 def step_dependencies(
-    steps: list[Step], specs: dict[str, tuple[ContainerSpec, ...]]
+    steps: list[Step],
+    specs: dict[str, tuple[ContainerSpec, ...]],
+    runners: dict[str, str] | None = None,
 ) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(host, container) -> the steps it waits for: every step that precedes it through
     `after`, directly or through containers that need no step this time (bootstrap waits for
-    the database job even when db_sync, between them, is already done)."""
+    the database job even when db_sync, between them, is already done). A job run once is
+    waited for on the host it runs on (`runners`), by the containers of every host."""
+    runners = runners or {}
     after = {(host, s.name): s.after for host, host_specs in specs.items() for s in host_specs}
     planned = {(step.host, step.container) for step in steps}
     graph: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+    def before(host: str, names: tuple[str, ...]) -> list[tuple[str, str]]:
+        return [(runners.get(name, host), name) for name in names]
+
     for key in sorted(planned):
         seen: set[tuple[str, str]] = set()
-        todo = [(key[0], name) for name in after.get(key, ())]
+        todo = before(key[0], after.get(key, ()))
         while todo:
             current = todo.pop()
             if current not in seen:
                 seen.add(current)
-                todo.extend((current[0], name) for name in after.get(current, ()))
+                todo.extend(before(current[0], after.get(current, ())))
         graph[key] = sorted(seen & planned)
     return graph
+
+
+def _runners(state: ServiceState, observed: ObservedState) -> dict[str, str]:
+    """Job run once -> the host it runs on: one where it already ran to the end with its
+    present spec (nothing to do then), else the service's first host by name."""
+    hosts = sorted(state.containers)
+    runners = {}
+    for host in hosts:
+        for spec in state.containers[host]:
+            if not spec.once or spec.name in runners:
+                continue
+            done = [
+                h for h in hosts
+                if (c := observed.get(h, spec.name)) is not None
+                and c.labels.get(LABEL_HASH) == spec.spec_hash() and c.exit_code == 0
+            ]  # fmt: skip
+            runners[spec.name] = done[0] if done else hosts[0]
+    return runners
 
 
 @contextmanager
@@ -176,10 +206,13 @@ def _service_steps(desired: DesiredState, observed: ObservedState, name: str) ->
     state = desired.services[name]
     has_jobs = any(s.kind is Kind.JOB for specs in state.containers.values() for s in specs)
     data = data_volumes(desired, name) if has_jobs else set()
+    runners = _runners(state, observed) if has_jobs else {}
     for host, specs in sorted(state.containers.items()):
         present = observed.containers.get(host, {})
         images = observed.images.get(host, {})
         for spec in staged(specs):
+            if spec.once and runners[spec.name] != host:
+                continue  # run once, on another host
             current = present.get(spec.name)
             step = _step(host, spec, current, images.get(spec.image))
             if (step is None or step.adopt) and spec.kind is Kind.JOB and current is not None:

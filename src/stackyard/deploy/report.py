@@ -101,7 +101,7 @@ def to_dict(plan: Plan, secrets: Iterable[str] = ()) -> dict[str, Any]:
                         "host": step.host,
                         "container": step.container,
                         "cause": _clean(step.cause, secret_list),
-                        "after": list(step.after),
+                        "after": [list(pair) for pair in step.after],
                         "changes": [
                             {
                                 "field": c.field,

@@ -173,6 +173,8 @@ class ContainerDef(_Strict):
     routing_status: list[str] | None = None
     when: str | None = None
     deadline: float = Field(300.0, gt=0)  # jobs: seconds to exit
+    # jobs: run on one host of the service, once per deployment (a schema sync), not on each
+    once: bool = False
 
     @field_validator("name")
     @classmethod
@@ -308,6 +310,14 @@ class ServiceDef(_Strict):
     frontends: list[FrontendDef] = []
     jobs: list[ContainerDef] = []
     containers: list[ContainerDef] = []
+
+    @field_validator("containers")
+    @classmethod
+    def _once_is_for_jobs(cls, value: list[ContainerDef]) -> list[ContainerDef]:
+        once = [c.name for c in value if c.once]
+        if once:
+            raise ValueError(f"{once}: `once` is for jobs (a container runs on every host)")
+        return value
 
     def merged_config_files(self, name: str) -> list[ConfigFileDef]:
         """The config files operator overrides are merged into (`merge: ini`) of a container

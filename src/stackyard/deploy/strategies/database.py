@@ -73,6 +73,7 @@ def jobs(definition: ServiceDef, context: dict[str, Any]) -> list[ContainerDef]:
             },
             volumes=[f"{socket}:/run/mysqld"] if socket else [],
             deadline=120.0,
+            once=True,
         )
         for database in definition.databases
     ]

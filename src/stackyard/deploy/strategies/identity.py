@@ -150,5 +150,6 @@ def jobs(definition: ServiceDef, service: str) -> list[ContainerDef]:
                 },
             },
             deadline=180.0,
+            once=True,
         )
     ]
