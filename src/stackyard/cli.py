@@ -176,7 +176,7 @@ format_option = click.option(
 )
 limit_option = click.option(
     "--limit",
-    default="",
+    default=None,
     metavar="HOST[,HOST]",
     help="Touch only these inventory hosts; the plan lists what it leaves on the others.",
 )
@@ -206,13 +206,15 @@ def genpwd(config_dir: Path | None) -> None:
 
 
 def _planned(
-    config_dir: Path | None, inventory: Path | None, limit: str = ""
+    config_dir: Path | None, inventory: Path | None, limit: str | None = None
 ) -> tuple[ContainerEngine, operations.Planned]:
     """The configuration is loaded and checked, and the desired state computed (addresses
     validated, templates rendered), before the engine is reached, so bad input gets its own
     error whatever state the engine is in."""
     deployment = operations.load(config_dir, inventory)
-    hosts = frozenset(h.strip() for h in limit.split(",") if h.strip())
+    hosts = frozenset(h.strip() for h in (limit or "").split(",") if h.strip())
+    if limit is not None and not hosts:
+        raise ConfigError("--limit: no host named; give inventory host names, comma-separated")
     operations.check_limit(deployment, hosts)
     desired = operations.desired_state(deployment)
     engine = _containers()
@@ -224,7 +226,9 @@ def _planned(
 @inventory_option
 @format_option
 @limit_option
-def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str, limit: str) -> None:
+def plan_command(
+    config_dir: Path | None, inventory: Path | None, fmt: str, limit: str | None
+) -> None:
     """Show what a deploy would change, and why, without changing anything."""
     try:
         _, planned = _planned(config_dir, inventory, limit)
@@ -239,7 +243,7 @@ def plan_command(config_dir: Path | None, inventory: Path | None, fmt: str, limi
 
 
 def _deploy(
-    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str
+    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str | None
 ) -> None:
     started = time.monotonic()
     try:
@@ -296,7 +300,7 @@ def _results(results: list[StepResult]) -> list[dict[str, object]]:
 @click.option("--dry-run", is_flag=True, help="Show the plan only.")
 @limit_option
 def deploy(
-    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str
+    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str | None
 ) -> None:
     """Bring the deployment to the configuration: plan, then apply in dependency order."""
     _deploy(config_dir, inventory, fmt, dry_run, limit)
@@ -309,7 +313,7 @@ def deploy(
 @click.option("--dry-run", is_flag=True, help="Show the plan only.")
 @limit_option
 def reconfigure(
-    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str
+    config_dir: Path | None, inventory: Path | None, fmt: str, dry_run: bool, limit: str | None
 ) -> None:
     """Apply configuration changes (the same converge as deploy)."""
     _deploy(config_dir, inventory, fmt, dry_run, limit)

@@ -457,6 +457,27 @@ def test_an_unreachable_host_is_named_and_nothing_is_planned_or_changed() -> Non
     assert all(engine.calls == [] for engine in engines.values())
 
 
+def test_a_limited_run_prepares_only_its_hosts(tmp_path: Path, clock: Clock) -> None:
+    engines = {"n1": MemoryEngine(), "n2": MemoryEngine()}
+    api = replace(service("api"), volumes=("api_data:/data",))
+    states = {"api": ServiceState("api", (), dict.fromkeys(engines, (api,)))}
+    desired = replace(applier(tmp_path, MemoryEngine(), states, clock).desired,
+                      volumes={host: {"api_data": "api"} for host in engines})  # fmt: skip
+    result = make_plan(desired.state, observe_hosts(engines), limit=frozenset({"n1"}))
+    Applier(engines, desired, tmp_path / "generated", say=_quiet, clock=clock).apply(result)
+    assert (set(engines["n1"].volumes), set(engines["n2"].volumes)) == ({"api_data"}, set())
+    assert engines["n2"].calls == [] and engines["n1"].running("api")
+
+
+def test_a_defect_while_observing_is_not_taken_for_an_unreachable_host() -> None:
+    class Broken(MemoryEngine):
+        def managed_containers(self) -> list[ContainerRecord]:
+            raise KeyError("Names")
+
+    with pytest.raises(KeyError):
+        observe_hosts({"n1": Broken()})
+
+
 # --- the real observe, plan and apply on generated states -------------------------------------
 
 NAMES = ("s1", "s2", "s3", "s4")

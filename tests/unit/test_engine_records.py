@@ -39,13 +39,16 @@ def inspected(state: dict[str, Any], **extra: Any) -> dict[str, Any]:
         ({"Running": False, "StartedAt": NEVER, "ExitCode": 0}, False, False, None, None),
         ({"Running": True, "Restarting": True, "StartedAt": "2026-12-05T08:00:01Z",
           "ExitCode": 1}, True, True, 1, None),
+        ({"Running": True, "Paused": True, "StartedAt": "2026-12-05T08:00:01Z",
+          "ExitCode": 0}, False, False, None, None),
     ],
-    ids=["starting", "exited-3", "created-never-started", "restarting"],
+    ids=["starting", "exited-3", "created-never-started", "restarting", "paused"],
 )  # fmt: skip
 def test_an_inspect_record(
     state: dict[str, Any], running: bool, restarting: bool, code: int | None, health: str | None
 ) -> None:
-    """A container created and never started has no exit code (the engine says 0)."""
+    """A container created and never started has no exit code (the engine says 0); a paused
+    one is not running (not serving) and has not ended."""
     record = inspected_record(inspected(state))
     assert (record.running, record.restarting, record.exit_code, record.health) == (
         running, restarting, code, health

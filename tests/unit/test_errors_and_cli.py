@@ -231,4 +231,8 @@ def test_a_limit_to_a_host_not_in_the_inventory_is_refused(tmp_path: Path, comma
     result = CliRunner().invoke(main, [command, "--limit", "ctl9, localhost"], env=env)
     assert result.exit_code == 2, result.output
     assert result.output.strip() == "error: --limit: ctl9 not in the inventory (hosts: localhost)"
+    empty = CliRunner().invoke(main, [command, "--limit", " ,"], env=env)
+    assert (empty.exit_code, empty.output.strip()) == (
+        2, "error: --limit: no host named; give inventory host names, comma-separated"
+    )  # fmt: skip
     assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before

@@ -204,6 +204,44 @@ def test_a_job_run_once_runs_on_one_host_and_every_host_waits_for_it() -> None:
     ]  # fmt: skip
 
 
+def test_a_job_run_on_every_host_set_up_its_own_hosts_data_only() -> None:
+    """A host not deployed yet (its volume missing) does not rerun the jobs of the others; a
+    job run once set up data wherever it lives (a volume missing anywhere reruns it)."""
+    hosts = ("ctl1", "ctl2")
+    local = spec("keys", "keystone", kind=Kind.JOB, healthcheck=None, volumes=("keys:/k",))
+    sync = spec("sync", "keystone", kind=Kind.JOB, healthcheck=None, volumes=("keys:/k",),
+                once=True)  # fmt: skip
+    desired = DesiredState(
+        {"keystone": ServiceState("keystone", (), dict.fromkeys(hosts, (local, sync)))}
+    )
+    done = {
+        name: ObservedContainer(
+            name, "ctl1", name, RunState.STOPPED, s.labels(), exit_code=0, created=100.0
+        )
+        for name, s in (("keys", local), ("sync", sync))
+    }
+    observed = ObservedState({"ctl1": done}, {"ctl1": {"keys": 50.0}})
+    result = plan(desired, observed, limit=frozenset({"ctl1"}))
+    assert [(s.host, s.container, s.cause) for s in result.steps] == [
+        ("ctl1", "sync", "volume keys on ctl2 is missing")
+    ]  # fmt: skip
+
+
+def test_a_job_run_once_runs_inside_the_limit() -> None:
+    """Limited to ctl2, a schema sync that never ran runs there, before ctl2's keystone."""
+    hosts = ("ctl1", "ctl2")
+    sync = spec("keystone_db_sync", "keystone", kind=Kind.JOB, healthcheck=None, once=True)
+    api = spec("keystone", "keystone", after=("keystone_db_sync",))
+    desired = DesiredState(
+        {"keystone": ServiceState("keystone", (), dict.fromkeys(hosts, (sync, api)))}
+    )
+    result = plan(desired, ObservedState({}), limit=frozenset({"ctl2"}))
+    assert [(s.host, s.container, s.after) for s in result.steps] == [
+        ("ctl2", "keystone_db_sync", ()), ("ctl2", "keystone", (("ctl2", "keystone_db_sync"),))
+    ]  # fmt: skip
+    assert [(s.host, s.container) for s in result.skipped] == [("ctl1", "keystone")]
+
+
 def test_a_limited_plan_touches_only_its_hosts_and_lists_the_rest() -> None:
     """--limit ctl1 (as in kolla-ansible, without its bugs): no step on another host, and the
     plan says what it leaves there; a limit whose hosts need nothing says so."""

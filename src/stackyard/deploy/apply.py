@@ -89,13 +89,13 @@ class Applier:
 
     def prepare(self, plan: Plan) -> None:
         """Networks, volumes and config files the plan's containers need (idempotent)."""
-        for host, networks in sorted(self.desired.networks.items()):
-            for network in networks:
+        hosts = sorted({step.host for step in plan.steps})  # a limited run touches no other
+        for host in hosts:
+            for network in self.desired.networks.get(host, ()):
                 self.on(host).ensure_network(network)
-        for host, volumes in sorted(self.desired.volumes.items()):
-            for volume, service in sorted(volumes.items()):
+            for volume, service in sorted(self.desired.volumes.get(host, {}).items()):
                 self.on(host).ensure_volume(volume, service)
-        for host in sorted({step.host for step in plan.steps}):
+        for host in hosts:
             specs = [s.spec for s in plan.steps if s.spec is not None and s.host == host]
             binds = tuple(volume for spec in specs for volume in spec.volumes)
             for folder in sorted(set(shared_sources(binds))):
@@ -130,8 +130,11 @@ class Applier:
         wanted = {(spec.name, spec.config_digest) for _, spec in self.desired.specs()}
         if not self.generated.is_dir():
             return
-        ids = {r.id for engine in self.engines.values() for r in engine.managed_containers()}
-        for marker in gated(self.generated) - ids:
+        try:
+            ids = {r.id for engine in self.engines.values() for r in engine.managed_containers()}
+        except EngineError:
+            ids = None  # the run itself succeeded: stale markers go the next time
+        for marker in gated(self.generated) - ids if ids is not None else ():
             (self.generated / GATED / marker).unlink(missing_ok=True)
         for folder in self.generated.iterdir():
             if folder.name == GATED:

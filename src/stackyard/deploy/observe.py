@@ -54,9 +54,12 @@ def observe_hosts(
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(engines), 16))) as pool:
         futures = {host: pool.submit(one, host) for host in sorted(engines)}
-        errors = [str(f.exception()) for f in futures.values() if f.exception() is not None]
-        if errors:
-            raise EngineError("\n".join(errors))
+        failures = [e for f in futures.values() if (e := f.exception()) is not None]
+        for failure in failures:
+            if not isinstance(failure, EngineError):
+                raise failure  # a defect, not an unreachable host: with its traceback
+        if failures:
+            raise EngineError("\n".join(str(f) for f in failures))
         states = [f.result() for f in futures.values()]
     return ObservedState(
         {h: c for state in states for h, c in state.containers.items()},

@@ -66,7 +66,8 @@ def plan(
     `limit`, only those hosts are touched; the steps of the others are listed as skipped."""
     with _without_cycle_collection():
         order = service_order(desired)
-        steps = {name: _service_steps(desired, observed, name) for name in order}
+        runners = {name: _runners(desired.services[name], observed, limit) for name in order}
+        steps = {name: _service_steps(desired, observed, name, runners[name]) for name in order}
         skipped: list[Step] = []
         if limit:
             for name in order:
@@ -79,7 +80,7 @@ def plan(
             if steps[name]
             for wave in _batched(
                 Wave(name, _ordered(steps[name], desired.services[name].containers,
-                                    _runners(desired.services[name], observed)),
+                                    runners[name]),
                      _waits_for(desired, name, planned)),
                 _budget(serial, desired.services[name].serial),
             )
@@ -168,10 +169,12 @@ def step_dependencies(
     return graph
 
 
-def _runners(state: ServiceState, observed: ObservedState) -> dict[str, str]:
+def _runners(state: ServiceState, observed: ObservedState, limit: frozenset[str]) -> dict[str, str]:
     """Job run once -> the host it runs on: one where it already ran to the end with its
-    present spec (nothing to do then), else the service's first host by name."""
+    present spec (nothing to do then), else the service's first host by name (of those a
+    limited run may touch, so the containers there do not start without it)."""
     hosts = sorted(state.containers)
+    allowed = [h for h in hosts if h in limit] if limit else hosts
     runners = {}
     for host in hosts:
         for spec in state.containers[host]:
@@ -182,7 +185,7 @@ def _runners(state: ServiceState, observed: ObservedState) -> dict[str, str]:
                 if (c := observed.get(h, spec.name)) is not None
                 and c.labels.get(LABEL_HASH) == spec.spec_hash() and c.exit_code == 0
             ]  # fmt: skip
-            runners[spec.name] = done[0] if done else hosts[0]
+            runners[spec.name] = done[0] if done else (allowed or hosts)[0]
     return runners
 
 
@@ -201,12 +204,13 @@ def _without_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _service_steps(desired: DesiredState, observed: ObservedState, name: str) -> list[Step]:
+def _service_steps(
+    desired: DesiredState, observed: ObservedState, name: str, runners: dict[str, str]
+) -> list[Step]:
     steps = []
     state = desired.services[name]
     has_jobs = any(s.kind is Kind.JOB for specs in state.containers.values() for s in specs)
     data = data_volumes(desired, name) if has_jobs else set()
-    runners = _runners(state, observed) if has_jobs else {}
     for host, specs in sorted(state.containers.items()):
         present = observed.containers.get(host, {})
         images = observed.images.get(host, {})
@@ -267,7 +271,11 @@ def _data_recreated(
 ) -> Step | None:
     """A job that ran before one of its data volumes was (re)created, or that is about to be
     created because it is missing, must run again: what it set up was in the volume that is
-    gone. The engine gives container times in whole seconds, hence the second of slack."""
+    gone. A job run on every host set up its own host's volumes; one run once, the volumes of
+    every host (the schema in mariadb's, wherever that runs). The engine gives container times
+    in whole seconds, hence the second of slack."""
+    if not spec.once:
+        data = {d for d in data if d[0] == host}
 
     def named(pairs: list[tuple[str, str]]) -> str:
         return ", ".join(v if h == host else f"{v} on {h}" for h, v in pairs)

@@ -475,15 +475,17 @@ def inspected_record(record: dict[str, Any]) -> ContainerRecord:
     """The engine's inspect record of a container (pure)."""
     state = record.get("State") or {}
     ports = (record.get("NetworkSettings") or {}).get("Ports") or {}
-    started = state.get("StartedAt", "")
+    # A paused container is not serving, and has not ended: stopped, with no exit code. The
+    # engine says 0 for a container created and never started: not an exit either.
+    paused = bool(state.get("Paused"))
+    never = str(state.get("StartedAt", "")).startswith("0001-")
     return ContainerRecord(
         name=str(record.get("Name", "")).lstrip("/"),
         id=str(record["Id"]),
-        running=bool(state.get("Running")),
+        running=bool(state.get("Running")) and not paused,
         restarting=bool(state.get("Restarting")),
         labels=dict((record.get("Config") or {}).get("Labels") or {}),
-        # The engine says 0 for a container created and never started: not an exit.
-        exit_code=None if started.startswith("0001-") else int(state.get("ExitCode", -1)),
+        exit_code=None if never or paused else int(state.get("ExitCode", -1)),
         health=((state.get("Health") or {}).get("Status")) or None,
         created=_unix_time(str(record.get("Created", ""))),
         image_id=str(record.get("Image", "")),
