@@ -307,6 +307,25 @@ def test_a_running_job_of_the_same_spec_is_adopted(tmp_path: Path, clock: Clock)
     assert engine.calls == [("wait", "keystone_db_sync")]
 
 
+@pytest.mark.parametrize(
+    ("code", "calls"), [(0, ["wait"]), (3, ["remove", "create", "start", "wait"])]
+)
+def test_a_job_to_adopt_that_ended_meanwhile(
+    tmp_path: Path, clock: Clock, code: int, calls: list[str]
+) -> None:
+    """Between the plan and its step the job may end: done if it succeeded (no second run),
+    run again if it failed."""
+    engine = MemoryEngine()
+    spec = job("keystone_db_sync", "job-ok")
+    engine.add(spec, running=True)
+    states = {"keystone": ServiceState("keystone", (), {HOST: (spec,)})}
+    plan = make_plan(DesiredState(states), observe_hosts({HOST: engine}))
+    box = engine.containers["keystone_db_sync"]
+    box.running, box.exit_code = False, code
+    applier(tmp_path, engine, states, clock).apply(plan)
+    assert [call for call, _ in engine.calls] == calls
+
+
 def test_a_running_job_is_run_again_when_its_data_was_made_again(
     tmp_path: Path, clock: Clock
 ) -> None:

@@ -331,8 +331,9 @@ class Applier:
         adopted = (  # as the plan says, if the engine still agrees
             step.adopt
             and record is not None
-            and record.running
             and record.labels.get(LABEL_HASH) == spec.spec_hash()
+            # it may have ended since the plan was made: done if it succeeded
+            and (record.running or record.exit_code == 0)
         )
         if not adopted:  # a job an interrupted run started is waited for, not started twice
             engine.remove(step.container)
