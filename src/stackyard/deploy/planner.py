@@ -69,10 +69,8 @@ def plan(
         runners = {name: _runners(desired.services[name], observed, limit) for name in order}
         steps = {name: _service_steps(desired, observed, name, runners[name]) for name in order}
         skipped: list[Step] = []
-        if limit:
-            for name in order:
-                skipped += [s for s in steps[name] if s.host not in limit]
-                steps[name] = [s for s in steps[name] if s.host in limit]
+        for name in order:
+            steps[name] = _within(steps[name], limit, skipped)
         planned = {name for name in order if steps[name]}
         waves = [
             wave
@@ -86,11 +84,17 @@ def plan(
             )
         ]  # fmt: skip
         for removal in _removals(desired, observed, order):
-            kept = tuple(s for s in removal.steps if not limit or s.host in limit)
-            skipped += [s for s in removal.steps if limit and s.host not in limit]
-            if kept:
-                waves.append(replace(removal, steps=kept))
+            if kept := _within(list(removal.steps), limit, skipped):
+                waves.append(replace(removal, steps=tuple(kept)))
         return Plan(tuple(waves), tuple(skipped), tuple(sorted(limit)))
+
+
+def _within(steps: list[Step], limit: frozenset[str], skipped: list[Step]) -> list[Step]:
+    """The steps on the limited hosts (all without a limit); the others go to `skipped`."""
+    if not limit:
+        return steps
+    skipped += [s for s in steps if s.host not in limit]
+    return [s for s in steps if s.host in limit]
 
 
 def _budget(serial: int, own: int) -> int:
