@@ -12,9 +12,7 @@ import enum
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field, fields
-from functools import lru_cache
-from operator import attrgetter
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -93,75 +91,82 @@ class ContainerSpec:
     deadline: float = 90.0  # seconds to become healthy (service) or to exit (job)
     once: bool = False  # a job run on one host of its service, once per deployment
 
+    def record_text(self) -> str:
+        """The canonical JSON of the record: what the spec label holds."""
+        record = _record(self)
+        return _orjson_text(record, self.healthcheck) or canonical_json(record)
+
     def to_record(self) -> dict[str, Any]:
         """Canonical JSON form, exactly as it reads back from the label (tuples are lists)."""
-        record: dict[str, Any] = parse_json(_recorded(self)[0])
+        record: dict[str, Any] = parse_json(self.record_text())
         return record
 
     def spec_hash(self) -> str:
-        return _recorded(self)[1]
-
-    def recorded(self) -> tuple[str, str]:
-        """The record's canonical JSON and its SHA-256 (to_record's text and spec_hash)."""
-        return _recorded(self)
+        return _sha256(self.record_text())
 
     def labels(self) -> dict[str, str]:
-        text, digest = _recorded(self)
+        text = self.record_text()
         return {
             LABEL_MANAGED: "true",
             LABEL_SERVICE: self.service,
             LABEL_KIND: self.kind.value,
-            LABEL_HASH: digest,
+            LABEL_HASH: _sha256(text),
             LABEL_SPEC: text,
         }
 
 
-# Specs are immutable and many are equal (the same service on many hosts): their records are
-# computed once. This keeps planning a 1,000-host deployment fast.
-_RECORDED = tuple(f.name for f in fields(ContainerSpec) if f.name not in NOT_RECORDED)
-_RECORDED_VALUES = attrgetter(*_RECORDED)
-_PAIRS = ("environment", "sysctls", "ulimits", "log_options")  # recorded as mappings
-_HEALTH = tuple(f.name for f in fields(HealthCheck))
-_HEALTH_VALUES = attrgetter(*_HEALTH)
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _record(spec: ContainerSpec) -> dict[str, Any]:
-    # Field by field: the values are immutable, so no deep copy (as asdict makes, which was most
-    # of the time of planning many hosts). The form is pinned by tests/unit/test_spec_record.py.
-    record = dict(zip(_RECORDED, _RECORDED_VALUES(spec), strict=True))
-    for name in RECORDED_WHEN_SET:
-        if not record[name]:
-            del record[name]
-    record["kind"] = spec.kind.value
-    if spec.healthcheck is not None:
-        record["healthcheck"] = dict(zip(_HEALTH, _HEALTH_VALUES(spec.healthcheck), strict=True))
-    for name in _PAIRS:
-        record[name] = dict(record[name])
+    """The recorded fields (all but NOT_RECORDED), named one by one: a dict built in one
+    expression is twice as fast as one built from the field list, and serialising every spec
+    once is most of the time of planning 10,000 hosts. tests/unit/test_spec_record.py checks it
+    against the field list and pins the form."""
+    check = spec.healthcheck
+    record = {
+        "name": spec.name, "service": spec.service, "image": spec.image,
+        "command": spec.command, "kind": spec.kind.value, "argv": spec.argv,
+        "environment": dict(spec.environment), "volumes": spec.volumes,
+        "network": spec.network, "hostname": spec.hostname, "ports": spec.ports,
+        "healthcheck": None if check is None else {
+            "test": check.test, "interval": check.interval, "timeout": check.timeout,
+            "retries": check.retries, "start_period": check.start_period,
+        },
+        "user": spec.user, "privileged": spec.privileged, "cap_add": spec.cap_add,
+        "no_new_privileges": spec.no_new_privileges, "sysctls": dict(spec.sysctls),
+        "tmpfs": spec.tmpfs, "ulimits": dict(spec.ulimits), "pids_limit": spec.pids_limit,
+        "memory_limit": spec.memory_limit, "log_options": dict(spec.log_options),
+        "config_digest": spec.config_digest, "secret_digest": spec.secret_digest,
+    }  # fmt: skip
+    if spec.devices:  # RECORDED_WHEN_SET
+        record["devices"] = spec.devices
+    if spec.group_add:
+        record["group_add"] = spec.group_add
     return record
 
 
-@lru_cache(maxsize=65536)
-def _recorded(spec: ContainerSpec) -> tuple[str, str]:
-    """The canonical JSON of the record and its SHA-256. orjson writes the JSON about ten times
-    faster than json (serialising was most of the time of planning 10,000 hosts) and byte for
-    byte the same, except non-ASCII text and DEL (json escapes them), floats in exponent form
-    or not finite, and integers beyond 64 bits: those records take json.dumps. The health
-    check holds a spec's only floats."""
-    record = _record(spec)
-    text = _orjson_text(record, spec.healthcheck) or canonical_json(record)
-    return text, hashlib.sha256(text.encode()).hexdigest()
-
-
 def _orjson_text(record: dict[str, Any], check: HealthCheck | None) -> str | None:
-    """The record as orjson writes it, or None where that would differ from json.dumps."""
-    numbers = () if check is None else (check.interval, check.timeout, check.start_period)
-    if not all(n == 0 or 1e-3 <= abs(n) < 1e15 for n in numbers):
+    """The record as orjson writes it, or None where that would differ from json.dumps.
+    orjson writes the JSON about ten times faster than json and byte for byte the same,
+    except non-ASCII text and DEL (json escapes them), floats in exponent form or not finite,
+    and integers beyond 64 bits: those records take json.dumps. The health check holds a
+    spec's only floats."""
+    if check is not None and not (
+        _plain(check.interval) and _plain(check.timeout) and _plain(check.start_period)
+    ):
         return None
     try:
         text = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:  # an integer beyond 64 bits
         return None
     return text.decode() if text.isascii() and b"\x7f" not in text else None
+
+
+def _plain(number: float) -> bool:
+    """A number both write alike (no exponent, finite)."""
+    return number == 0 or 1e-3 <= abs(number) < 1e15
 
 
 def canonical_json(value: Any) -> str:

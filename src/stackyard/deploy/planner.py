@@ -16,10 +16,12 @@ import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, replace
+from operator import attrgetter
 from typing import Any
 
 from stackyard.deploy.model import (
     LABEL_HASH,
+    LABEL_SPEC,
     PREVIOUS,
     Action,
     Change,
@@ -37,6 +39,7 @@ from stackyard.deploy.model import (
 )
 from stackyard.ordering import dependency_order
 
+_NAME = attrgetter("name")
 _FIELD_RANK = {f.name: i for i, f in enumerate(fields(ContainerSpec))}
 # A job runs again when what it runs changes, not when a config file it shares with the
 # service changes (a keystone.conf override must not redo db_sync and bootstrap).
@@ -196,7 +199,7 @@ def _runners(state: ServiceState, observed: ObservedState, limit: frozenset[str]
 @contextmanager
 def _without_cycle_collection() -> Iterator[None]:
     """Planning makes no reference cycles, only many objects that live on (steps, changes,
-    cached records): each time they grow by a quarter, Python's cycle collector would walk
+    records read from labels): each time they grow by a quarter, the cycle collector would walk
     every object, the whole desired and observed state included (a fifth of the time of
     planning 10,000 hosts). Reference counting still frees what planning drops."""
     enabled = gc.isenabled()
@@ -223,12 +226,13 @@ def _service_steps(
                 continue  # run once, on another host
             current = present.get(spec.name)
             step = _step(host, spec, current, images.get(spec.image))
-            if (step is None or step.adopt) and spec.kind is Kind.JOB and current is not None:
-                # A job left running is not adopted when its data was made again since.
-                step = _data_recreated(host, spec, current, data, observed.volumes) or step
-            if spec.kind is Kind.SERVICE and spec.name + PREVIOUS in present:
+            if spec.kind is Kind.JOB:
+                if (step is None or step.adopt) and current is not None:
+                    # A job left running is not adopted when its data was made again since.
+                    step = _data_recreated(host, spec, current, data, observed.volumes) or step
+            elif spec.name + PREVIOUS in present:
                 step = _resume(host, spec, step)
-            if step is None and spec.kind is Kind.SERVICE and current is not None:
+            elif step is None and current is not None:
                 step = _starting(host, spec, current, observed.gated)
             if step is not None:
                 steps.append(step)
@@ -238,7 +242,7 @@ def _service_steps(
 def staged(specs: tuple[ContainerSpec, ...]) -> list[ContainerSpec]:
     """Specs in the order they run: each after the ones it names in `after`, ties by name."""
     if not any(s.after for s in specs):  # most services: no graph to sort, on every host
-        return sorted(specs, key=lambda s: s.name)
+        return sorted(specs, key=_NAME)
     by_name = {s.name: s for s in specs}
     graph = {s.name: sorted(a for a in s.after if a in by_name) for s in specs}
     return [by_name[n] for n in dependency_order(graph, "container order")]
@@ -325,8 +329,8 @@ def _step(
         cause = "not run yet" if job else "not present"
         return Step(Action.RUN if job else Action.CREATE, host, spec.name, cause, spec=spec)
     changes: list[Change] = []
-    text, digest = spec.recorded()
-    if current.labels.get(LABEL_HASH) != digest:
+    text = spec.record_text()
+    if current.labels.get(LABEL_SPEC) != text:  # the same text, so the same hash
         recorded = current.recorded_spec()
         if recorded is None:
             cause = "created without a readable spec label"
@@ -372,20 +376,18 @@ def diff(
 
 
 def _removals(desired: DesiredState, observed: ObservedState, order: list[str]) -> list[Wave]:
-    # A wanted container's `-previous` belongs to its resumed replacement, not to removal.
-    wanted = {
-        (host, name)
-        for state in desired.services.values()
-        for host, specs in state.containers.items()
-        for spec in specs
-        for name in (spec.name, spec.name + PREVIOUS)
-    }
+    wanted: dict[str, set[str]] = {}  # host -> names of the containers wanted there
+    for state in desired.services.values():
+        for host, specs in state.containers.items():
+            wanted.setdefault(host, set()).update(map(_NAME, specs))
     by_service: dict[str, list[Step]] = {}
     for host, containers in sorted(observed.containers.items()):
-        for name, container in sorted(containers.items()):
-            if (host, name) in wanted:
+        names = wanted.get(host, set())
+        for name in sorted(containers.keys() - names):
+            # A wanted container's `-previous` belongs to its resumed replacement.
+            if name.endswith(PREVIOUS) and name[: -len(PREVIOUS)] in names:
                 continue
-            service = container.service or "unknown"
+            service = containers[name].service or "unknown"
             cause = (
                 f"service {service} is not enabled"
                 if service not in desired.services
@@ -393,5 +395,5 @@ def _removals(desired: DesiredState, observed: ObservedState, order: list[str]) 
             )
             by_service.setdefault(service, []).append(Step(Action.REMOVE, host, name, cause))
     rank = {name: i for i, name in enumerate(order)}
-    names = sorted(by_service, key=lambda s: (-rank.get(s, len(rank)), s))
-    return [Wave(name, tuple(by_service[name])) for name in names]
+    services = sorted(by_service, key=lambda s: (-rank.get(s, len(rank)), s))
+    return [Wave(name, tuple(by_service[name])) for name in services]
