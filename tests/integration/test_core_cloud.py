@@ -240,13 +240,6 @@ def test_a_server_boots_and_is_reached_over_its_floating_ip(deployed: Cloud) -> 
     deployed.openstack("floating", "ip", "delete", address)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: on the userspace datapath a guest's DHCPDISCOVERs sometimes never "
-    "reach ovn-controller (the first of two servers booted together, or a server after a "
-    "soft reboot); a hard reboot, which makes a new tap, gets a lease at once; seen in every "
-    "run of this test",
-)
 def test_two_servers_security_groups_and_server_actions(deployed: Cloud) -> None:
     """Two servers on demo-net in a security group of their own that lets SSH in, nothing
     else: the first (with a floating IP) cannot ping the second until an ICMP rule is added,
@@ -263,7 +256,7 @@ def test_two_servers_security_groups_and_server_actions(deployed: Cloud) -> None
     try:
         for server in servers:
             wait_for_status(deployed, server, "ACTIVE")
-        for server in servers:  # each gets its address by DHCP (the known defect: see above)
+        for server in servers:  # each gets its address by DHCP
             deadline = time.monotonic() + 180
             while "lease of" not in deployed.openstack("console", "log", "show", server):
                 assert time.monotonic() < deadline, f"server {server} got no DHCP lease"

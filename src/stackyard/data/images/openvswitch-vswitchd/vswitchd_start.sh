@@ -3,10 +3,53 @@
 # set, that bridge's own port brought up with OVS_EXTERNAL_BRIDGE_ADDRESS: the host's address on
 # the provider network, so the host reaches floating IPs. The switch makes the port anew each
 # time it starts, so the address is given here, at every start, not once.
+#
+# On the userspace datapath (OVS_DATAPATH=netdev) it also reopens ports whose device was made
+# again: that datapath reads a port through a socket bound to the device it opened, and when the
+# device is deleted and made again under the same name (a guest's tap each time libvirt starts
+# the guest anew, as nova's soft reboot does) the switch keeps reading the dead one and the port
+# receives nothing, DHCP requests included (Open vSwitch issue #313; the kernel datapath notices
+# by itself). A new OpenFlow port number makes the switch close the port and open it again; its
+# database row, and so OVN's binding of it, stays as it is.
 set -o errexit -o nounset -o pipefail
 ovs-vswitchd "$@" &
 switch=$!
 trap 'kill -TERM "$switch" 2> /dev/null; wait "$switch"' TERM INT
+
+reopen() {
+    local name=$1 numbers next
+    [[ -n $(ovs-vsctl --timeout=10 --if-exists get Interface "$name" name) ]] || return 0
+    numbers=$(ovs-vsctl --timeout=10 --bare --columns=ofport,ofport_request list Interface)
+    # The next number after every port's (bridges' own ports, 65534, excepted: ports are
+    # numbered below 65280).
+    next=$(printf '%s\n' $numbers | awk '$1 < 65280 && $1 > last {last = $1} END {print last + 1}')
+    ovs-vsctl --timeout=10 set Interface "$name" "ofport_request=$next"
+    echo "port $name: its device was made again; reopened as OpenFlow port $next"
+}
+
+watch_devices() {
+    local line name
+    local -A gone=()
+    while read -r line; do  # "[Deleted ]INDEX: NAME[@PEER]: <FLAGS> ..."
+        name=${line#Deleted }
+        name=${name#*: }
+        name=${name%%:*}
+        name=${name%%@*}
+        if [[ $line == Deleted* ]]; then
+            gone[$name]=1
+        elif [[ -n ${gone[$name]:-} ]]; then
+            unset "gone[$name]"
+            reopen "$name" || echo "port $name: could not reopen it" >&2
+        fi
+    done < <(ip -oneline monitor link)
+}
+
+if [[ ${OVS_DATAPATH:-} == netdev ]]; then
+    while kill -0 "$switch" 2> /dev/null; do
+        watch_devices
+        sleep 1
+    done &
+fi
 bridge=${OVS_EXTERNAL_BRIDGE:-}
 if [[ -n $bridge ]]; then
     for _ in $(seq 150); do
