@@ -21,7 +21,7 @@ from stackyard.errors import ConfigError, StackyardError
 from stackyard.images import graph, report
 from stackyard.images.builder import Builder
 from stackyard.images.catalog import load_catalog
-from stackyard.images.model import ImageSpec
+from stackyard.images.model import Catalog, ImageSpec
 from stackyard.images.options import make_options
 
 
@@ -62,7 +62,13 @@ def host_bootstrap(timeout: float) -> None:
 @click.option("-p", "--profile", "profiles", multiple=True, help="Named set of images (repeat).")
 @click.option("--suite", help="Debian suite: trixie (OpenStack 2025.1, default) or bookworm (Zed).")
 @click.option("--tag", help="Image tag (default <openstack_release>-<suite>).")
-@click.option("--namespace", default="stackyard", show_default=True)
+@click.option("--namespace", help="Image namespace [default: stackyard].")
+@click.option(
+    "--config-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Build what this deployment config runs: the images of its enabled services, with "
+    "the suite, tag, namespace and registry of its globals.yml.",
+)
 @click.option(
     "--install-type", default="binary", show_default=True, help="binary (Debian packages)."
 )
@@ -113,6 +119,11 @@ def build(
     """
     try:
         catalog = load_catalog(images_dir)
+        config = kwargs.pop("config_dir")
+        if config is not None:
+            configured = _configured(config, catalog, kwargs)
+            patterns = patterns or (() if profiles else configured.images)
+        kwargs["namespace"] = kwargs["namespace"] or "stackyard"
         names = graph.select(catalog, patterns, profiles)
         # Checked before listing too: a listing must not accept what the build would refuse.
         options = make_options(catalog, **kwargs)  # type: ignore[arg-type]
@@ -136,6 +147,27 @@ def build(
     else:
         click.echo(report.render_text(result))
     sys.exit(0 if result.ok else 1)
+
+
+def _configured(
+    config: object, catalog: Catalog, options: dict[str, object]
+) -> operations.ConfiguredBuild:
+    """Fill the build options from the deployment config; a flag that globals.yml decides
+    is refused rather than silently winning or losing."""
+    assert isinstance(config, Path)
+    decided = {"suite": "openstack_release", "tag": "openstack_tag",
+               "namespace": "docker_namespace", "registry": "docker_registry"}  # fmt: skip
+    given = [f"--{flag}" for flag in decided if options[flag] is not None]
+    if given:
+        settings = ", ".join(decided[g[2:]] for g in given)
+        raise ConfigError(
+            f"{', '.join(given)}: not with --config-dir, whose {config / 'globals.yml'} sets "
+            f"{settings}"
+        )
+    configured = operations.configured_build(config, catalog)
+    options.update(suite=configured.suite, tag=configured.tag,
+                   namespace=configured.namespace, registry=configured.registry)  # fmt: skip
+    return configured
 
 
 def _listing(images: dict[str, ImageSpec], names: list[str], tree: bool, fmt: str) -> str:

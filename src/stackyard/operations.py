@@ -26,12 +26,16 @@ from stackyard.config import addresses, options
 from stackyard.config.deployment import (
     OVERRIDES,
     Deployment,
+    check_config_dir,
     config_dir,
     load_deployment,
+    release_suite,
     secret_names,
 )
+from stackyard.config.globals import load_globals
 from stackyard.config.ini import read_text
 from stackyard.config.passwords import generate, write_private
+from stackyard.deploy import strategies
 from stackyard.deploy.apply import Applier, StepResult, gated
 from stackyard.deploy.desired import (
     Desired,
@@ -54,6 +58,8 @@ from stackyard.deploy.strategies.database import TOOLBOX_IMAGE
 from stackyard.engine.containers import ContainerEngine, shared_sources
 from stackyard.engine.port import ContainerRecord
 from stackyard.errors import ConfigError, EngineError
+from stackyard.images.catalog import load_catalog
+from stackyard.images.model import Catalog
 from stackyard.services.catalog import load_services
 from stackyard.services.model import ContainerDef
 
@@ -78,6 +84,47 @@ def genpwd(directory: Path | None = None) -> tuple[Path, list[str]]:
     """Fill every missing secret of every known service in passwords.yml."""
     path = config_dir(directory) / "passwords.yml"
     return path, generate(path, secret_names(load_services()))
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredBuild:
+    """What `stackyard build --config-dir` builds: the images, suite, tag, namespace and
+    registry of the configuration `stackyard deploy` reads, so it builds what deploy runs."""
+
+    images: tuple[str, ...]
+    suite: str
+    tag: str | None  # None: the suite's default (<openstack_release>-<suite>)
+    namespace: str
+    registry: str | None
+
+
+def configured_build(
+    directory: Path | None = None, catalog: Catalog | None = None
+) -> ConfiguredBuild:
+    """The images of the enabled services (their containers and jobs, strategies' jobs
+    included), the toolbox (operations run in it) and, with nova, the guest image
+    (init-runonce's default); the suite that ships `openstack_release`. Reads globals.yml
+    only: building needs no secrets and no inventory."""
+    folder = config_dir(directory)
+    check_config_dir(folder)
+    catalog = catalog or load_catalog()
+    services = load_services(images=catalog.images)
+    defaults = {name: s.definition.enabled for name, s in services.items()}
+    core = frozenset(name for name, s in services.items() if s.definition.core)
+    settings = load_globals(folder / "globals.yml", defaults, core)
+    errors: list[str] = []
+    suite = release_suite(folder, settings.values.openstack_release, catalog, errors)
+    if suite is None:
+        raise ConfigError("\n".join(errors))
+    enabled = [name for name in services if settings.enabled[name]]
+    images = {TOOLBOX_IMAGE} | {GUEST_IMAGE for name in enabled if name == "nova"}
+    for name in enabled:
+        images |= strategies.images(name, services[name].definition)
+    values = settings.values
+    return ConfiguredBuild(
+        tuple(sorted(images)), suite, values.openstack_tag or None, values.docker_namespace,
+        values.docker_registry,
+    )  # fmt: skip
 
 
 def load(directory: Path | None = None, inventory: Path | None = None) -> Deployment:

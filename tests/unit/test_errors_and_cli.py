@@ -236,3 +236,58 @@ def test_a_limit_to_a_host_not_in_the_inventory_is_refused(tmp_path: Path, comma
         2, "error: --limit: no host named; give inventory host names, comma-separated"
     )  # fmt: skip
     assert {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()} == before
+
+
+def test_build_builds_what_the_deployment_config_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--config-dir`: the images of the enabled services (no more, no fewer than the core
+    profile on defaults), and the suite, tag, namespace and registry globals.yml sets."""
+    from stackyard import cli
+
+    runner = CliRunner()
+    listing = ["build", "--list-images", "--config-dir", str(tmp_path)]
+    on_defaults = runner.invoke(main, listing)
+    assert on_defaults.exit_code == 0, on_defaults.output
+    assert (
+        on_defaults.output == runner.invoke(main, ["build", "--list-images", "-p", "core"]).output
+    )
+    (tmp_path / "globals.yml").write_text(
+        "enable_openstack_core: no\nopenstack_release: zed\ndocker_namespace: lab\n"
+        "openstack_tag: t1\ndocker_registry: reg:5000\n"
+    )
+    seen: dict[str, object] = {}
+
+    def options(catalog: Catalog, **kwargs: object) -> object:
+        seen.update(kwargs)
+        return make_options(catalog, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli, "make_options", options)
+    identity = runner.invoke(main, listing)
+    assert identity.exit_code == 0, identity.output
+    assert sorted(identity.output.split()) == [
+        "base", "haproxy", "host-firewall", "keepalived", "keystone", "keystone-base",
+        "keystone-fernet", "mariadb-server", "memcached", "openstack-base", "rabbitmq", "toolbox",
+    ]  # fmt: skip
+    assert {k: seen[k] for k in ("suite", "tag", "namespace", "registry")} == {
+        "suite": "bookworm", "tag": "t1", "namespace": "lab", "registry": "reg:5000"
+    }  # fmt: skip
+    infra = runner.invoke(main, [*listing, "-p", "infra"])  # a profile still selects
+    assert "keystone" not in infra.output.split() and "rabbitmq" in infra.output.split()
+
+
+def test_build_refuses_flags_the_deployment_config_sets(tmp_path: Path) -> None:
+    args = ["build", "--config-dir", str(tmp_path), "--suite", "trixie", "--registry", "r:5000"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: --suite, --registry: not with --config-dir, whose {tmp_path / 'globals.yml'} "
+        "sets openstack_release, docker_registry\n"
+    )
+    (tmp_path / "globals.yml").write_text('openstack_release: "2024.1"\n')
+    result = CliRunner().invoke(main, ["build", "--config-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: {tmp_path / 'globals.yml'}: openstack_release: '2024.1' has no images; "
+        "valid: 2025.1 (trixie), zed (bookworm)\n"
+    )

@@ -90,7 +90,7 @@ def load_deployment(
     services_root: Path | None = None,
     images_root: Path | None = None,
 ) -> Deployment:
-    _check_config_dir(directory)
+    check_config_dir(directory)
     images = load_catalog(images_root)
     services = load_services(services_root, images=images.images)
     defaults = {name: s.definition.enabled for name, s in services.items()}
@@ -107,14 +107,7 @@ def load_deployment(
 
     values = settings.values
     enabled = tuple(name for name in services if settings.enabled[name])
-    release_suites = {release: suite for suite, release in images.suites.items()}
-    suite = release_suites.get(values.openstack_release)
-    if suite is None:
-        known = ", ".join(f"{r} ({s})" for r, s in sorted(release_suites.items()))
-        errors.append(
-            f"{directory / 'globals.yml'}: openstack_release: {values.openstack_release!r} has "
-            f"no images; valid: {known}"
-        )
+    suite = release_suite(directory, values.openstack_release, images, errors)
     for name in enabled:
         definition = services[name].definition
         if definition.group not in inventory.groups:
@@ -186,13 +179,26 @@ def load_deployment(
     )
 
 
+def release_suite(directory: Path, release: str, images: Catalog, errors: list[str]) -> str | None:
+    """The Debian suite whose images ship `release` (an error for the list if none does)."""
+    release_suites = {r: suite for suite, r in images.suites.items()}
+    suite = release_suites.get(release)
+    if suite is None:
+        known = ", ".join(f"{r} ({s})" for r, s in sorted(release_suites.items()))
+        errors.append(
+            f"{directory / 'globals.yml'}: openstack_release: {release!r} has no images; "
+            f"valid: {known}"
+        )
+    return suite
+
+
 def _image_user(user: str, images: Catalog) -> tuple[str, int, int]:
     if user == "root":
         return "root", 0, 0
     return user, images.users[user].uid, images.users[user].gid
 
 
-def _check_config_dir(directory: Path) -> None:
+def check_config_dir(directory: Path) -> None:
     """A missing folder is said as such (rather than as missing secrets), with how to start."""
     try:
         mode = directory.stat().st_mode

@@ -20,3 +20,14 @@ def jobs(service: str, definition: ServiceDef, context: dict[str, Any]) -> list[
 def job_names(service: str, definition: ServiceDef) -> set[str]:
     """Their names, without rendering anything (for checks of `after:`)."""
     return {job.name for job in jobs(service, definition, {})}
+
+
+def images(service: str, definition: ServiceDef) -> set[str]:
+    """The images a service's containers and jobs run, its strategies' jobs included (a job
+    `like:` a container runs that container's image), without rendering anything."""
+    containers = {c.name: c for c in definition.containers}
+    defined = [*jobs(service, definition, {}), *definition.jobs, *definition.containers]
+    found = {
+        d.image or (containers[d.like].image if d.like in containers else None) for d in defined
+    }
+    return {image for image in found if image}
