@@ -28,6 +28,7 @@ from stackyard.config.deployment import (
     Deployment,
     check_config_dir,
     config_dir,
+    declared_settings,
     load_deployment,
     release_suite,
     secret_names,
@@ -111,7 +112,8 @@ def configured_build(
     services = load_services(images=catalog.images)
     defaults = {name: s.definition.enabled for name, s in services.items()}
     core = frozenset(name for name, s in services.items() if s.definition.core)
-    settings = load_globals(folder / "globals.yml", defaults, core)
+    declared = declared_settings(services)
+    settings = load_globals(folder / "globals.yml", defaults, core, declared=declared)
     errors: list[str] = []
     suite = release_suite(folder, settings.values.openstack_release, catalog, errors)
     if suite is None:

@@ -636,6 +636,23 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         replace_in("memcached/service.yaml", "group: memcached\n", "group: [memcached\n"),
         "{root}/memcached/service.yaml:",
     ),
+    "setting-default-of-another-type": (
+        replace_in("keepalived/service.yaml", "    default: 51\n", '    default: "51"\n'),
+        "{root}/keepalived/service.yaml:8: settings.keepalived_virtual_router_id: default '51' "
+        "is not an integer",
+    ),
+    "setting-pattern-on-an-integer": (
+        replace_in(
+            "keepalived/service.yaml", "    default: 51\n", "    default: 51\n    pattern: x\n"
+        ),
+        "{root}/keepalived/service.yaml:8: settings.keepalived_virtual_router_id: `pattern` and "
+        "`choices` are for strings",
+    ),
+    "setting-bad-pattern": (
+        replace_in("neutron/service.yaml", 'pattern: "[A-Za-z]', 'pattern: "*x'),
+        "{root}/neutron/service.yaml:9: settings.neutron_physical_networks: pattern "
+        "'*x[A-Za-z0-9_-]*': nothing to repeat at position 0",
+    ),
 }
 
 
@@ -658,6 +675,29 @@ def test_bad_service_definition(tmp_path: Path, pristine_services: Path, name: s
         load_services(root)
     assert expected.replace("{root}", str(root)) in str(info.value)
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("kolla_serial", "{root}/memcached/service.yaml: settings: kolla_serial is a setting of "
+         "stackyard's own"),
+        ("enable_keystone", "{root}/memcached/service.yaml: settings: enable_keystone is a "
+         "setting of stackyard's own"),
+        ("fernet_token_expiry", "{root}/memcached/service.yaml: settings: fernet_token_expiry "
+         "is declared by service keystone already"),
+    ],
+)  # fmt: skip
+def test_a_setting_is_declared_once(
+    tmp_path: Path, pristine_services: Path, key: str, expected: str
+) -> None:
+    root = tmp_path / "services"
+    shutil.copytree(pristine_services, root)
+    setting = f"settings:\n  {key}:\n    description: d\n    type: integer\n"
+    replace_in("memcached/service.yaml", "group: memcached\n", f"group: memcached\n{setting}")(root)
+    with pytest.raises(ConfigError) as info:
+        load_deployment(make_config(tmp_path, {}), services_root=root)
+    assert str(info.value) == expected.replace("{root}", str(root))
 
 
 def test_service_image_must_be_in_the_catalog(tmp_path: Path, pristine_services: Path) -> None:

@@ -490,6 +490,41 @@ def test_a_secret_in_the_environment_is_refused(tmp_path: Path) -> None:
     assert passwords()["memcached_password"] not in str(info.value)
 
 
+def test_a_service_declares_its_own_settings(tmp_path: Path) -> None:
+    """A setting a service declares (`settings:`) is a globals.yml key with no code: its
+    default, or the operator's value, reaches the templates; a wrong value is an error naming
+    the line; a typo is told the declared name."""
+    services = tmp_path / "services"
+    shutil.copytree(default_root(), services)
+    definition = services / "memcached" / "service.yaml"
+    definition.write_text(definition.read_text().replace(
+        "group: memcached\n",
+        "group: memcached\nsettings:\n  memcached_item_size:\n    description: d\n"
+        "    type: integer\n    default: 1024\n    minimum: 512\n",
+    ).replace(
+        'MEMCACHED_SASL_USER: "{{ memcached_user }}"',
+        'MEMCACHED_SASL_USER: "{{ memcached_user }}"\n      ITEM_SIZE: "{{ memcached_item_size }}"',
+    ))  # fmt: skip
+
+    def item_size(globals_text: str) -> str:
+        folder = config_dir(tmp_path / str(len(globals_text)), GLOBALS + globals_text)
+        desired = compute(load_deployment(folder, services_root=services), FACTS)
+        return dict(specs_by_name(desired)["memcached"].environment)["ITEM_SIZE"]
+
+    assert item_size("") == "1024"
+    assert item_size("memcached_item_size: 2048\n") == "2048"
+    for number, (wrong, message) in enumerate([
+        ("memcached_item_size: 100\n", "memcached_item_size: Input should be greater than or "
+         "equal to 512 (got 100)"),
+        ("memcached_item_sizes: 2048\n", "unknown key 'memcached_item_sizes'; did you mean "
+         "'memcached_item_size'?"),
+    ]):  # fmt: skip
+        folder = config_dir(tmp_path / f"wrong{number}", GLOBALS + wrong)
+        with pytest.raises(ConfigError) as info:
+            load_deployment(folder, services_root=services)
+        assert str(info.value) == f"{folder / 'globals.yml'}:3: {message}"
+
+
 @pytest.mark.parametrize(
     ("settings", "interval", "keys"),
     [

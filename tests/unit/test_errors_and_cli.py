@@ -260,7 +260,7 @@ def test_build_builds_what_the_deployment_config_runs(
 
     def options(catalog: Catalog, **kwargs: object) -> object:
         seen.update(kwargs)
-        return make_options(catalog, **kwargs)  # type: ignore[arg-type]
+        return make_options(catalog, **kwargs)  # type: ignore[arg-type,unused-ignore]
 
     monkeypatch.setattr(cli, "make_options", options)
     identity = runner.invoke(main, listing)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from stackyard.config.globals import Settings, load_globals
+from stackyard.config.globals import Globals, Settings, load_globals
 from stackyard.config.ini import IniDocument, parse_ini, read_text, unreadable
 from stackyard.config.inventory import Inventory, load_inventory, validate_addresses
 from stackyard.config.passwords import URL_SAFE, load_passwords, missing_secrets
@@ -23,7 +23,7 @@ from stackyard.errors import ConfigError
 from stackyard.images.catalog import load_catalog
 from stackyard.images.model import Catalog
 from stackyard.services.catalog import load_services
-from stackyard.services.model import Service
+from stackyard.services.model import Service, SettingDef
 
 DEFAULT_CONFIG_DIR = Path("/etc/stackyard")
 CONFIG_DIR_ENV = "STACKYARD_CONFIG_DIR"
@@ -60,7 +60,7 @@ class Deployment:
 
     @property
     def values(self) -> dict[str, object]:
-        return self.settings.values.model_dump()
+        return {**self.settings.values.model_dump(), **self.settings.declared}
 
 
 def secret_names(services: dict[str, Service], names: tuple[str, ...] | None = None) -> set[str]:
@@ -97,7 +97,10 @@ def load_deployment(
     errors: list[str] = []
 
     core = frozenset(name for name, s in services.items() if s.definition.core)
-    settings = _collect(errors, lambda: load_globals(directory / "globals.yml", defaults, core))
+    declared = declared_settings(services)
+    settings = _collect(
+        errors, lambda: load_globals(directory / "globals.yml", defaults, core, declared=declared)
+    )
     inventory = _collect(errors, lambda: _inventory(directory, inventory_path))
     passwords_path = directory / "passwords.yml"
     passwords = _collect(errors, lambda: load_passwords(passwords_path, missing_ok=True))
@@ -177,6 +180,25 @@ def load_deployment(
         image_tag=values.openstack_tag or f"{values.openstack_release}-{suite}",
         image_users={name: _image_user(spec.user, images) for name, spec in images.images.items()},
     )
+
+
+def declared_settings(services: dict[str, Service]) -> dict[str, SettingDef]:
+    """The settings every service declares, by key: a key is declared once, and is not one of
+    stackyard's own settings or switches (a definition that says otherwise is refused)."""
+    declared: dict[str, SettingDef] = {}
+    owners: dict[str, str] = {}
+    switches = {f"enable_{name}" for name in services}
+    for name, service in services.items():
+        where = Path(service.folder) / "service.yaml"
+        for key, setting in service.definition.settings.items():
+            if key in Globals.model_fields or key in switches:
+                raise ConfigError(f"{where}: settings: {key} is a setting of stackyard's own")
+            if key in owners:
+                raise ConfigError(
+                    f"{where}: settings: {key} is declared by service {owners[key]} already"
+                )
+            declared[key], owners[key] = setting, name
+    return declared
 
 
 def release_suite(directory: Path, release: str, images: Catalog, errors: list[str]) -> str | None:

@@ -2,7 +2,8 @@
 
 Validated as a whole before anything changes: an unknown key gets a "did you mean", a wrong
 type names the key, its line and what would be valid. `enable_<service>` keys are accepted for
-the services the catalog knows, so adding a service adds its switch without code here.
+the services the catalog knows, and the settings their definitions declare (`settings:`), so
+adding a service adds its switch and its settings without code here.
 
 As in kolla-ansible, a value may refer to other settings: `"{{ kolla_internal_vip_address }}"`.
 Only such references are supported (no filters, expressions or statements); they are replaced
@@ -14,15 +15,23 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from stackyard.config.yamlfile import YamlMapping, load_mapping
 from stackyard.errors import ConfigError
-from stackyard.services.model import ENGINE_INT
+from stackyard.services.model import ENGINE_INT, SettingDef
 
 TRUE = {"yes", "true", "on", "1"}
 FALSE = {"no", "false", "off", "0"}
@@ -71,12 +80,6 @@ class Globals(BaseModel):
     database_user: str = "root"
     keystone_admin_user: str = "admin"
     keystone_admin_project: str = "admin"
-    fernet_token_expiry: Annotated[int, Field(ge=60)] = 86400
-    # How long after expiry a token may still be validated (keystone's allow_expired_window,
-    # for long-running operations), and how often the keys rotate: keystone keeps
-    # (expiry + window) / interval + 2 keys, so every token stays valid for its whole life.
-    fernet_token_allow_expired_window: Annotated[int, Field(ge=0)] = 172800
-    fernet_key_rotation_interval: Annotated[int, Field(ge=60)] | None = None
     # Every container's log is rotated by the engine (json-file max-size / max-file), and its
     # process count bounded; kolla-ansible's names for the first two.
     docker_log_max_size: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmg]$")] = "50m"
@@ -85,7 +88,6 @@ class Globals(BaseModel):
     # kolla-ansible's name: at most this many hosts of a service changed at a time, each batch
     # health-gated before the next (0: every host at once).
     kolla_serial: Annotated[int, Field(ge=0)] = 0
-    keepalived_virtual_router_id: Annotated[int, Field(ge=1, le=255)] = 51
     enable_container_healthchecks: bool = True
     # The core cloud (kolla-ansible's switch): glance, placement, nova, neutron, heat, horizon.
     enable_openstack_core: bool = True
@@ -94,9 +96,6 @@ class Globals(BaseModel):
     # all-in-one machine: the bridge itself holds `neutron_bridge_address`, so this host
     # reaches floating IPs on that subnet, and so does nothing else).
     neutron_bridge_name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,14}$")] = "br-ex"
-    neutron_physical_networks: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")] = (
-        "physnet1"
-    )
     neutron_external_interface: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")] | None = (
         None
     )
@@ -207,6 +206,7 @@ class Settings(BaseModel):
 
     values: Globals
     enabled: dict[str, bool]
+    declared: dict[str, Any] = {}  # the services' own settings (their `settings:`), by key
 
 
 def load_globals(
@@ -214,19 +214,28 @@ def load_globals(
     services: dict[str, bool],
     core: frozenset[str] = frozenset(),
     missing_ok: bool = True,
+    declared: Mapping[str, SettingDef] | None = None,
 ) -> Settings:
     """Read globals.yml; `services` maps every known service to whether it is on by default,
-    `core` names those that `enable_openstack_core` switches instead."""
-    return validate_globals(load_mapping(path, missing_ok=missing_ok), services, core)
+    `core` names those that `enable_openstack_core` switches instead, `declared` holds the
+    settings the services declare."""
+    mapping = load_mapping(path, missing_ok=missing_ok)
+    return validate_globals(mapping, services, core, declared or {})
 
 
 def validate_globals(
-    mapping: YamlMapping, services: dict[str, bool], core: frozenset[str] = frozenset()
+    mapping: YamlMapping,
+    services: dict[str, bool],
+    core: frozenset[str] = frozenset(),
+    declared: Mapping[str, SettingDef] | None = None,
 ) -> Settings:
+    declared = declared or {}
     switches = {f"enable_{name}": name for name in services}
     defaults: dict[str, object] = {name: f.default for name, f in Globals.model_fields.items()}
     defaults.update({switch: services[name] for switch, name in switches.items()})
+    defaults.update({name: setting.default for name, setting in declared.items()})
     plain: dict[str, Any] = {}
+    own: dict[str, Any] = {}
     enabled = dict(services)
     errors: list[str] = []
     resolved, templates = _resolve(mapping, defaults, errors)
@@ -242,17 +251,29 @@ def validate_globals(
                 enabled[switches[key]] = parse_flag(value)
             except ValueError as exc:
                 errors.append(f"{mapping.where(key)}: {key}: {exc}")
+        elif key in declared:
+            own[key] = value
         else:
             plain[key] = value
-    try:
-        values = Globals(**plain)
-    except ValidationError as exc:
+
+    def report(exc: ValidationError) -> None:
         for error in exc.errors():
             key = str(error["loc"][0]) if error["loc"] else "?"
             message = str(error["msg"]).removeprefix("Value error, ")
             got = repr(error["input"]) + (f" from {templates[key]!r}" if key in templates else "")
             errors.append(f"{mapping.where(key)}: {key}: {message} (got {got})")
+
+    try:
+        values = Globals(**plain)
+    except ValidationError as exc:
+        report(exc)
         values = Globals()
+    model = declared_model(declared)
+    try:
+        services_values = model(**own).model_dump()
+    except ValidationError as exc:
+        report(exc)
+        services_values = {}
     if errors:
         raise ConfigError("\n".join(sorted(errors)))
     # kolla-ansible's switch for the core cloud: each core service follows it unless its own
@@ -260,7 +281,29 @@ def validate_globals(
     for name in core:
         if f"enable_{name}" not in mapping.values:
             enabled[name] = values.enable_openstack_core
-    return Settings(values=values, enabled=enabled)
+    return Settings(values=values, enabled=enabled, declared=services_values)
+
+
+def declared_model(declared: Mapping[str, SettingDef]) -> type[BaseModel]:
+    """A model that validates the services' declared settings as Globals validates its own."""
+    fields: dict[str, Any] = {}
+    for name, setting in declared.items():
+        annotation: Any
+        if setting.type == "integer":
+            annotation = Annotated[int, Field(ge=setting.minimum, le=setting.maximum)]
+        elif setting.type == "flag":
+            annotation = Annotated[bool, BeforeValidator(parse_flag)]
+        elif setting.choices:
+            annotation = Literal[tuple(setting.choices)]
+        else:
+            whole = None if setting.pattern is None else f"^(?:{setting.pattern})$"
+            annotation = Annotated[str, Field(pattern=whole)]
+        if setting.default is None:
+            annotation = annotation | None
+        fields[name] = (annotation, setting.default)
+    config = ConfigDict(extra="forbid", frozen=True)
+    model: type[BaseModel] = create_model("DeclaredSettings", __config__=config, **fields)
+    return model
 
 
 def _resolve(

@@ -280,6 +280,44 @@ class IdentityDef(_Strict):
     domains: list[DomainDef] = []
 
 
+class SettingDef(_Strict):
+    """A globals.yml key the service reads (kolla-ansible's name where it has one): declared
+    here, so a new service's settings need no code; globals.yml is checked against it and its
+    templates see the value (or the default) under the key's name."""
+
+    description: str
+    type: Literal["string", "integer", "flag"] = "string"
+    default: str | int | bool | None = None
+    pattern: str | None = None  # strings: the whole value must match
+    minimum: int | None = None  # integers
+    maximum: Annotated[int, Field(le=ENGINE_INT)] = ENGINE_INT
+    choices: list[str] | None = None  # strings: one of these
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SettingDef:
+        kinds = {"string": str, "integer": int, "flag": bool}
+        default = self.default
+        if default is not None and (
+            type(default) is not kinds[self.type]  # bool is an int, and must not pass as one
+        ):
+            named = {
+                "string": "a string",
+                "integer": "an integer",
+                "flag": "a flag (true or false)",
+            }
+            raise ValueError(f"default {default!r} is not {named[self.type]}")
+        if self.type != "string" and (self.pattern or self.choices):
+            raise ValueError("`pattern` and `choices` are for strings")
+        if self.type != "integer" and self.minimum is not None:
+            raise ValueError("`minimum` is for integers")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r}: {exc}") from None
+        return self
+
+
 class ServiceDef(_Strict):
     description: str
     group: str
@@ -294,6 +332,7 @@ class ServiceDef(_Strict):
     # kolla_serial allows: a service that must keep a quorum or capacity says so here.
     serial: Annotated[int, Field(ge=1)] | None = None
     requires: list[str] = []  # globals.yml keys that must be set when the service is deployed
+    settings: dict[str, SettingDef] = {}  # the globals.yml keys it declares (see SettingDef)
     secrets: list[str] = []
     volumes: list[str] = []  # named volumes holding the service's data
     # Ports (N or N-M) the service listens on in the host's network namespace that only this
