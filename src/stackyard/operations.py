@@ -57,10 +57,11 @@ from stackyard.deploy.observe import observe_hosts
 from stackyard.deploy.planner import plan as make_plan
 from stackyard.deploy.strategies.database import TOOLBOX_IMAGE
 from stackyard.engine.containers import ContainerEngine, shared_sources
-from stackyard.engine.port import ContainerRecord
+from stackyard.engine.port import ContainerRecord, Engine
 from stackyard.errors import ConfigError, EngineError
 from stackyard.images.catalog import load_catalog
 from stackyard.images.model import Catalog
+from stackyard.releases import refusal
 from stackyard.services.catalog import load_services
 from stackyard.services.model import ContainerDef
 
@@ -74,6 +75,7 @@ INIT_RUNONCE_SETTINGS = frozenset(
      "DEMO_NET_GATEWAY", "IMAGE_NAME", "IMAGE_FORMAT"]
 )  # fmt: skip
 GUEST_IMAGE = "cirros"
+LABEL_RELEASE = "stackyard.openstack-release"  # on every image stackyard builds
 GUEST_DISK = "/usr/share/stackyard/guest/cirros.qcow2"
 
 
@@ -178,9 +180,46 @@ def plan(
     images = frozenset(spec.image for _, spec in desired.specs())
     observed = observe_hosts({local_host(deployment): engine}, images)
     observed = replace(observed, gated=gated(deployment.config_dir / GENERATED))
+    check_releases(deployment, desired, observed, engine)
     serial = deployment.settings.values.kolla_serial
     changes = make_plan(desired.state, observed, serial, limit)
     return Planned(deployment, desired, observed, changes)
+
+
+def check_releases(
+    deployment: Deployment, desired: Desired, observed: ObservedState, engine: Engine
+) -> None:
+    """Refuse, before any change, to move an OpenStack service between releases in a way
+    OpenStack does not support (two releases at once outside SLURP, or back): the releases are
+    read from the images (their `stackyard.openstack-release` label), those of the running
+    containers whose image is about to change and those of their successors. An image without
+    the label (built elsewhere) is not judged."""
+    releases: dict[str, str | None] = {}
+
+    def release(image: str) -> str | None:
+        if image not in releases:
+            releases[image] = (engine.image_labels(image) or {}).get(LABEL_RELEASE)
+        return releases[image]
+
+    problems: set[str] = set()
+    for name, state in desired.state.services.items():
+        rules = deployment.services[name].definition.release_upgrades
+        if rules is None:
+            continue
+        for host, specs in state.containers.items():
+            for spec in specs:
+                current = observed.get(host, spec.name)
+                wanted = observed.images.get(host, {}).get(spec.image)
+                if current is None or not current.image_id or not wanted:
+                    continue
+                if current.image_id == wanted:
+                    continue
+                before, after = release(current.image_id), release(wanted)
+                if before and after:
+                    problem = refusal(name, before, after, frozenset(rules.also_from))
+                    problems.update([problem] if problem else [])
+    if problems:
+        raise ConfigError("\n".join(sorted(problems)))
 
 
 def check_limit(deployment: Deployment, limit: frozenset[str]) -> None:

@@ -124,6 +124,9 @@ class MemoryEngine:
     def image_ids(self, references: set[str]) -> dict[str, str]:
         return {ref: IMAGE_IDS[ref] for ref in references}
 
+    def image_labels(self, ref: str) -> dict[str, str] | None:
+        return {}
+
     # changes
     def ensure_network(self, name: str) -> None: ...
     def ensure_volume(self, name: str, service: str) -> None:

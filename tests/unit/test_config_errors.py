@@ -650,7 +650,7 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "setting-bad-pattern": (
         replace_in("neutron/service.yaml", 'pattern: "[A-Za-z]', 'pattern: "*x'),
-        "{root}/neutron/service.yaml:9: settings.neutron_physical_networks: pattern "
+        "{root}/neutron/service.yaml:10: settings.neutron_physical_networks: pattern "
         "'*x[A-Za-z0-9_-]*': nothing to repeat at position 0",
     ),
 }

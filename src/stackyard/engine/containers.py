@@ -228,6 +228,15 @@ class ContainerEngine:
         found = {ref: self.engine.inspect_image(ref) for ref in sorted(references)}
         return {ref: str(image["Id"]) for ref, image in found.items() if image is not None}
 
+    def image_labels(self, ref: str) -> dict[str, str] | None:
+        """The labels of an image (by reference or id), or None when it is not here."""
+        image = self.engine.inspect_image(ref)
+        if image is None:
+            return None
+        return {
+            str(k): str(v) for k, v in ((image.get("Config") or {}).get("Labels") or {}).items()
+        }
+
     def managed_networks(self) -> list[str]:
         answer = self._call(
             "list networks", self.api.networks, filters={"label": f"{LABEL_MANAGED}=true"}

@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stackyard.releases import RELEASES
+
 NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 PERM = re.compile(r"0?[0-7]{3}\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -318,6 +320,22 @@ class SettingDef(_Strict):
         return self
 
 
+class ReleaseUpgradesDef(_Strict):
+    """An OpenStack service: OpenStack's rules for moving between its releases apply (one at a
+    time, or SLURP to SLURP), and `also_from` names releases it moves from directly beyond
+    them, where its own upgrade path allows it (say why beside it)."""
+
+    also_from: list[str] = []
+
+    @field_validator("also_from")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [r for r in value if r not in RELEASES]
+        if unknown:
+            raise ValueError(f"unknown releases {unknown}; known: {', '.join(RELEASES)}")
+        return value
+
+
 class ServiceDef(_Strict):
     description: str
     group: str
@@ -333,6 +351,8 @@ class ServiceDef(_Strict):
     serial: Annotated[int, Field(ge=1)] | None = None
     requires: list[str] = []  # globals.yml keys that must be set when the service is deployed
     settings: dict[str, SettingDef] = {}  # the globals.yml keys it declares (see SettingDef)
+    # OpenStack's release rules (none for infrastructure, whose versions have rules of their own)
+    release_upgrades: ReleaseUpgradesDef | None = None
     secrets: list[str] = []
     volumes: list[str] = []  # named volumes holding the service's data
     # Ports (N or N-M) the service listens on in the host's network namespace that only this
