@@ -161,10 +161,15 @@ def _configured(
     if given:
         settings = ", ".join(decided[g[2:]] for g in given)
         raise ConfigError(
-            f"{', '.join(given)}: not with --config-dir, whose {config / 'globals.yml'} sets "
-            f"{settings}"
+            f"{', '.join(given)}: not with --config-dir, whose {config / 'globals.yml'} "
+            f"decides {settings} (set there, or left at the default)"
         )
     configured = operations.configured_build(config, catalog)
+    if options["push"] and not configured.registry:
+        raise ConfigError(
+            f"--push needs docker_registry HOST[:PORT] in {config / 'globals.yml'} (with "
+            "--config-dir, it is the registry pushed to)"
+        )
     options.update(suite=configured.suite, tag=configured.tag,
                    namespace=configured.namespace, registry=configured.registry)  # fmt: skip
     return configured

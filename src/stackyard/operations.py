@@ -216,10 +216,13 @@ def check_releases(
                     continue
                 before, after = release(current.image_id), release(wanted)
                 if before and after:
-                    problem = refusal(name, before, after, frozenset(rules.also_from))
+                    problem = refusal(name, before, after, rules.also)
                     problems.update([problem] if problem else [])
     if problems:
-        raise ConfigError("\n".join(sorted(problems)))
+        available = ", ".join(f"{r} ({s})" for s, r in sorted(load_catalog().suites.items()))
+        raise ConfigError(
+            "\n".join(sorted(problems)) + f"\nstackyard builds images for {available} only"
+        )
 
 
 def check_limit(deployment: Deployment, limit: frozenset[str]) -> None:

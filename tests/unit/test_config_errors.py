@@ -648,6 +648,45 @@ SERVICE_CASES: dict[str, tuple[Callable[[Path], None], str]] = {
         "{root}/keepalived/service.yaml:8: settings.keepalived_virtual_router_id: `pattern` and "
         "`choices` are for strings",
     ),
+    "setting-default-out-of-range": (
+        replace_in("keepalived/service.yaml", "    default: 51\n", "    default: 300\n"),
+        "{root}/keepalived/service.yaml:8: settings.keepalived_virtual_router_id: default 300: "
+        "Input should be less than or equal to 255",
+    ),
+    "setting-minimum-above-maximum": (
+        replace_in("keepalived/service.yaml", "    minimum: 1\n", "    minimum: 256\n"),
+        "{root}/keepalived/service.yaml:8: settings.keepalived_virtual_router_id: `minimum` 256 "
+        "is above `maximum` 255",
+    ),
+    "setting-maximum-on-a-string": (
+        replace_in(
+            "neutron/service.yaml",
+            "    default: physnet1\n",
+            "    default: physnet1\n    maximum: 3\n",
+        ),
+        "{root}/neutron/service.yaml:10: settings.neutron_physical_networks: `minimum` and "
+        "`maximum` are for integers",
+    ),
+    "setting-pattern-and-choices": (
+        replace_in(
+            "neutron/service.yaml",
+            "    default: physnet1\n",
+            "    default: physnet1\n    choices: [physnet1]\n",
+        ),
+        "{root}/neutron/service.yaml:10: settings.neutron_physical_networks: `pattern` or "
+        "`choices`, not both",
+    ),
+    "setting-name": (
+        replace_in(
+            "neutron/service.yaml", "  neutron_physical_networks:\n", "  Neutron-Networks:\n"
+        ),
+        "{root}/neutron/service.yaml:10: settings: ['Neutron-Networks']: a setting "
+        "is named with a-z, 0-9 and _, starting a-z",
+    ),
+    "release-upgrade-backwards": (
+        replace_in("keystone/service.yaml", '{zed: "2025.1"}', '{"2025.1": zed}'),
+        "{root}/keystone/service.yaml",
+    ),
     "setting-bad-pattern": (
         replace_in("neutron/service.yaml", 'pattern: "[A-Za-z]', 'pattern: "*x'),
         "{root}/neutron/service.yaml:10: settings.neutron_physical_networks: pattern "

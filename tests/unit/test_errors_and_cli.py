@@ -282,7 +282,13 @@ def test_build_refuses_flags_the_deployment_config_sets(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.output == (
         f"error: --suite, --registry: not with --config-dir, whose {tmp_path / 'globals.yml'} "
-        "sets openstack_release, docker_registry\n"
+        "decides openstack_release, docker_registry (set there, or left at the default)\n"
+    )
+    result = CliRunner().invoke(main, ["build", "--config-dir", str(tmp_path), "--push"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: --push needs docker_registry HOST[:PORT] in {tmp_path / 'globals.yml'} (with "
+        "--config-dir, it is the registry pushed to)\n"
     )
     (tmp_path / "globals.yml").write_text('openstack_release: "2024.1"\n')
     result = CliRunner().invoke(main, ["build", "--config-dir", str(tmp_path)])

@@ -53,7 +53,8 @@ def test_refused_paths_name_the_releases_to_go_through(
 
 
 def test_a_service_may_allow_more_and_every_route_is_supported() -> None:
-    assert refusal("keystone", "zed", "2025.1", frozenset({"zed"})) is None
+    assert refusal("keystone", "zed", "2025.1", {"zed": "2025.1"}) is None
+    assert refusal("keystone", "zed", "2026.1", {"zed": "2025.1"}) is not None
     for i, current in enumerate(RELEASES):
         for target in RELEASES[i + 1 :]:
             steps = [current, *route(current, target)]
@@ -95,16 +96,19 @@ def test_a_deploy_refuses_an_unsupported_jump_before_any_change(tmp_path: Path) 
     assert engine.asked, "the images were read"
     service = deployment.services["keystone"]
     rules = service.definition.release_upgrades
-    assert rules is not None and rules.also_from == ["zed"]
+    assert rules is not None and rules.also == {"zed": "2025.1"}
     definition = service.definition.model_copy(
-        update={"release_upgrades": rules.model_copy(update={"also_from": []})}
+        update={"release_upgrades": rules.model_copy(update={"also": {}})}
     )
     strict = replace(deployment, services={
         **deployment.services, "keystone": service.model_copy(update={"definition": definition})
     })  # fmt: skip
     with pytest.raises(ConfigError) as info:
         operations.check_releases(strict, desired, old, Images(releases))
-    assert str(info.value) == refusal("keystone", "zed", "2025.1")
+    assert str(info.value) == (
+        f"{refusal('keystone', 'zed', '2025.1')}\n"
+        "stackyard builds images for zed (bookworm), 2025.1 (trixie) only"
+    )
     same = replace(old, containers={
         host: {n: replace(c, image_id=f"new-{specs[n].image}") for n, c in found.items()}
         for host, found in old.containers.items()

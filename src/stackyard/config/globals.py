@@ -21,7 +21,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -31,10 +30,10 @@ from pydantic import (
 
 from stackyard.config.yamlfile import YamlMapping, load_mapping
 from stackyard.errors import ConfigError
-from stackyard.services.model import ENGINE_INT, SettingDef
+from stackyard.services.model import ENGINE_INT, SETTING_CONFIG, SettingDef, parse_flag
 
-TRUE = {"yes", "true", "on", "1"}
-FALSE = {"no", "false", "off", "0"}
+__all__ = ["Globals", "Settings", "load_globals", "parse_flag", "validate_globals"]
+
 # `{{ setting }}`, the one kind of Jinja globals.yml may hold, and where any kind starts.
 _REFERENCE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _JINJA = re.compile(r"\{\{|\{%|\{#")
@@ -45,18 +44,6 @@ _REGISTRY = re.compile(rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*|\[[0-9a-fA-F:.]+\])
 _PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
 _NAMESPACE = re.compile(rf"{_PATH_PART}(?:/{_PATH_PART})*")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
-
-def parse_flag(value: object) -> bool:
-    """Ansible-style booleans: yes/no, true/false, on/off (any case), or real booleans."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE:
-        return True
-    if text in FALSE:
-        return False
-    raise ValueError(f'expected "yes" or "no", got {value!r}')
 
 
 class Globals(BaseModel):
@@ -286,22 +273,10 @@ def validate_globals(
 
 def declared_model(declared: Mapping[str, SettingDef]) -> type[BaseModel]:
     """A model that validates the services' declared settings as Globals validates its own."""
-    fields: dict[str, Any] = {}
-    for name, setting in declared.items():
-        annotation: Any
-        if setting.type == "integer":
-            annotation = Annotated[int, Field(ge=setting.minimum, le=setting.maximum)]
-        elif setting.type == "flag":
-            annotation = Annotated[bool, BeforeValidator(parse_flag)]
-        elif setting.choices:
-            annotation = Literal[tuple(setting.choices)]
-        else:
-            whole = None if setting.pattern is None else f"^(?:{setting.pattern})$"
-            annotation = Annotated[str, Field(pattern=whole)]
-        if setting.default is None:
-            annotation = annotation | None
-        fields[name] = (annotation, setting.default)
-    config = ConfigDict(extra="forbid", frozen=True)
+    fields: dict[str, Any] = {
+        name: (setting.annotation(), setting.default) for name, setting in declared.items()
+    }
+    config = ConfigDict(extra="forbid", frozen=True, **SETTING_CONFIG)
     model: type[BaseModel] = create_model("DeclaredSettings", __config__=config, **fields)
     return model
 

@@ -18,11 +18,22 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from stackyard.releases import RELEASES
 
 NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+TRUE = {"yes", "true", "on", "1"}
+FALSE = {"no", "false", "off", "0"}
 PERM = re.compile(r"0?[0-7]{3}\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 SIZE = re.compile(r"[1-9][0-9]*[kmg]\Z")
@@ -290,49 +301,94 @@ class SettingDef(_Strict):
     description: str
     type: Literal["string", "integer", "flag"] = "string"
     default: str | int | bool | None = None
-    pattern: str | None = None  # strings: the whole value must match
-    minimum: int | None = None  # integers
-    maximum: Annotated[int, Field(le=ENGINE_INT)] = ENGINE_INT
+    pattern: str | None = None  # strings: the whole value must match (Python's re)
     choices: list[str] | None = None  # strings: one of these
+    minimum: int | None = None  # integers
+    maximum: Annotated[int, Field(le=ENGINE_INT)] | None = None  # integers
+
+    def annotation(self) -> Any:
+        """The type a value must have, with its constraints, for pydantic."""
+        annotation: Any
+        if self.type == "integer":
+            top = ENGINE_INT if self.maximum is None else self.maximum
+            annotation = Annotated[int, Field(ge=self.minimum, le=top)]
+        elif self.type == "flag":
+            annotation = Annotated[bool, BeforeValidator(parse_flag)]
+        elif self.choices:
+            annotation = Literal[tuple(self.choices)]
+        else:
+            whole = None if self.pattern is None else f"^(?:{self.pattern})$"
+            annotation = Annotated[str, Field(pattern=whole)]
+        return annotation if self.default is not None else annotation | None
 
     @model_validator(mode="after")
     def _consistent(self) -> SettingDef:
-        kinds = {"string": str, "integer": int, "flag": bool}
-        default = self.default
-        if default is not None and (
-            type(default) is not kinds[self.type]  # bool is an int, and must not pass as one
-        ):
-            named = {
-                "string": "a string",
-                "integer": "an integer",
-                "flag": "a flag (true or false)",
-            }
-            raise ValueError(f"default {default!r} is not {named[self.type]}")
         if self.type != "string" and (self.pattern or self.choices):
             raise ValueError("`pattern` and `choices` are for strings")
-        if self.type != "integer" and self.minimum is not None:
-            raise ValueError("`minimum` is for integers")
+        if self.pattern and self.choices:
+            raise ValueError("`pattern` or `choices`, not both")
+        if self.type != "integer" and (self.minimum, self.maximum) != (None, None):
+            raise ValueError("`minimum` and `maximum` are for integers")
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"`minimum` {low} is above `maximum` {high}")
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
             except re.error as exc:
                 raise ValueError(f"pattern {self.pattern!r}: {exc}") from None
+        kinds = {"string": str, "integer": int, "flag": bool}
+        if self.default is not None:
+            # Exactly its type (a bool is an int, and must not pass as one), and valid.
+            named = {
+                "string": "a string",
+                "integer": "an integer",
+                "flag": "a flag (true or false)",
+            }
+            if type(self.default) is not kinds[self.type]:
+                raise ValueError(f"default {self.default!r} is not {named[self.type]}")
+            try:
+                TypeAdapter(self.annotation(), config=SETTING_CONFIG).validate_python(self.default)
+            except ValidationError as exc:
+                reason = exc.errors()[0]["msg"]
+                raise ValueError(f"default {self.default!r}: {reason}") from None
         return self
+
+
+# Patterns are Python's re (what the definition is checked with), for pydantic too.
+SETTING_CONFIG = ConfigDict(regex_engine="python-re")
+
+
+def parse_flag(value: object) -> bool:
+    """Ansible-style booleans: yes/no, true/false, on/off (any case), or real booleans."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise ValueError(f'expected "yes" or "no", got {value!r}')
 
 
 class ReleaseUpgradesDef(_Strict):
     """An OpenStack service: OpenStack's rules for moving between its releases apply (one at a
-    time, or SLURP to SLURP), and `also_from` names releases it moves from directly beyond
-    them, where its own upgrade path allows it (say why beside it)."""
+    time, or SLURP to SLURP); `also` names further moves (from release: to release) its own
+    upgrade path allows (say why beside it)."""
 
-    also_from: list[str] = []
+    also: dict[str, str] = {}
 
-    @field_validator("also_from")
+    @field_validator("also")
     @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = [r for r in value if r not in RELEASES]
+    def _known(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted({r for pair in value.items() for r in pair} - set(RELEASES))
         if unknown:
             raise ValueError(f"unknown releases {unknown}; known: {', '.join(RELEASES)}")
+        backwards = [
+            f"{a} -> {b}" for a, b in value.items() if RELEASES.index(b) <= RELEASES.index(a)
+        ]
+        if backwards:
+            raise ValueError(f"{', '.join(backwards)}: not an upgrade")
         return value
 
 
@@ -369,6 +425,14 @@ class ServiceDef(_Strict):
     frontends: list[FrontendDef] = []
     jobs: list[ContainerDef] = []
     containers: list[ContainerDef] = []
+
+    @field_validator("settings")
+    @classmethod
+    def _setting_names(cls, value: dict[str, SettingDef]) -> dict[str, SettingDef]:
+        bad = [key for key in value if not NAME.match(key)]
+        if bad:
+            raise ValueError(f"{bad}: a setting is named with a-z, 0-9 and _, starting a-z")
+        return value
 
     @field_validator("containers")
     @classmethod

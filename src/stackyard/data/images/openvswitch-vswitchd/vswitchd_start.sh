@@ -17,13 +17,18 @@ switch=$!
 trap 'kill -TERM "$switch" 2> /dev/null; wait "$switch"' TERM INT
 
 reopen() {
-    local name=$1 numbers next
-    [[ -n $(ovs-vsctl --timeout=10 --if-exists get Interface "$name" name) ]] || return 0
-    numbers=$(ovs-vsctl --timeout=10 --bare --columns=ofport,ofport_request list Interface)
-    # The next number after every port's (bridges' own ports, 65534, excepted: ports are
-    # numbered below 65280).
-    next=$(printf '%s\n' $numbers | awk '$1 < 65280 && $1 > last {last = $1} END {print last + 1}')
-    ovs-vsctl --timeout=10 set Interface "$name" "ofport_request=$next"
+    # Only ports the switch opens on a device made by someone else: a bridge's own (internal)
+    # port is a device the switch makes itself, and reopening it would make it again.
+    local name=$1 type numbers next
+    type=$(ovs-vsctl --timeout=10 --if-exists get Interface "$name" type) || return 1
+    [[ $type == '""' || $type == system ]] || return 0
+    numbers=$(ovs-vsctl --timeout=10 --bare --columns=ofport,ofport_request list Interface) \
+        || return 1
+    # The lowest number no port has or asks for (ports are numbered 1 to 65279).
+    next=$(printf '%s\n' $numbers | awk '{used[$1] = 1}
+        END {for (n = 1; n < 65280; n++) if (!(n in used)) {print n; exit}}')
+    [[ -n $next ]] || return 1
+    ovs-vsctl --timeout=10 set Interface "$name" "ofport_request=$next" || return 1
     echo "port $name: its device was made again; reopened as OpenFlow port $next"
 }
 
@@ -35,6 +40,7 @@ watch_devices() {
         name=${name#*: }
         name=${name%%:*}
         name=${name%%@*}
+        [[ -n $name ]] || continue
         if [[ $line == Deleted* ]]; then
             gone[$name]=1
         elif [[ -n ${gone[$name]:-} ]]; then
