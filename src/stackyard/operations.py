@@ -417,12 +417,15 @@ def post_deploy(deployment: Deployment, desired: Desired) -> list[Path]:
     if url is None:
         raise ConfigError("post-deploy needs keystone: enable_keystone is no in globals.yml")
     values = deployment.settings.values
+    user, project = (
+        str(deployment.values[k]) for k in ("keystone_admin_user", "keystone_admin_project")
+    )
     password = deployment.passwords["keystone_admin_password"]
     auth = {
         "auth_url": url,
-        "username": values.keystone_admin_user,
+        "username": user,
         "password": password,
-        "project_name": values.keystone_admin_project,
+        "project_name": project,
         "user_domain_name": "Default",
         "project_domain_name": "Default",
     }
@@ -442,8 +445,8 @@ def post_deploy(deployment: Deployment, desired: Desired) -> list[Path]:
                 "# Admin credentials for the openstack CLI: source this file.",
                 "export OS_PROJECT_DOMAIN_NAME=Default",
                 "export OS_USER_DOMAIN_NAME=Default",
-                f"export OS_PROJECT_NAME={values.keystone_admin_project}",
-                f"export OS_USERNAME={values.keystone_admin_user}",
+                f"export OS_PROJECT_NAME={shlex.quote(project)}",
+                f"export OS_USERNAME={shlex.quote(user)}",
                 f"export OS_PASSWORD={shlex.quote(password)}",
                 f"export OS_AUTH_URL={url}",
                 "export OS_INTERFACE=internal",

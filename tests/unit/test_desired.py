@@ -560,13 +560,20 @@ def test_keystone_fernet_gets_no_other_secret(tmp_path: Path) -> None:
 AWKWARD = "k'db\\\"pw@host/db:5?a=b#frag%41$(id)`id` ;x"
 
 
-def test_admin_openrc_gives_bash_the_password_unchanged(tmp_path: Path) -> None:
-    directory = config_dir(tmp_path, secrets={**passwords(), "keystone_admin_password": AWKWARD})
+def test_admin_openrc_gives_bash_the_credentials_unchanged(tmp_path: Path) -> None:
+    """The password, and the admin user and project (keystone's settings), reach the shell as
+    they are, spaces and quotes included; clouds.yaml holds the same."""
+    names = 'keystone_admin_user: "cloud admin\'s $(id)"\nkeystone_admin_project: "ops team"\n'
+    directory = config_dir(
+        tmp_path, GLOBALS + names, secrets={**passwords(), "keystone_admin_password": AWKWARD}
+    )
     deployment = load_deployment(directory)
-    _, openrc = post_deploy(deployment, compute(deployment, FACTS))
-    script = f'. {openrc} && printf %s "$OS_PASSWORD"'
+    clouds, openrc = post_deploy(deployment, compute(deployment, FACTS))
+    script = f'. {openrc} && printf "%s\\n" "$OS_PASSWORD" "$OS_USERNAME" "$OS_PROJECT_NAME"'
     run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
-    assert run.stdout == AWKWARD
+    assert run.stdout.splitlines() == [AWKWARD, "cloud admin's $(id)", "ops team"]
+    auth = yaml.safe_load(clouds.read_text())["clouds"]["stackyard-admin"]["auth"]
+    assert (auth["username"], auth["project_name"]) == ("cloud admin's $(id)", "ops team")
 
 
 def test_a_database_password_outside_url_characters_is_refused_unshown(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from stackyard.config.inventory import Inventory, load_inventory, validate_addre
 from stackyard.config.passwords import URL_SAFE, load_passwords, missing_secrets
 from stackyard.errors import ConfigError
 from stackyard.images.catalog import load_catalog
-from stackyard.images.model import Catalog
+from stackyard.images.model import Catalog, default_tag
 from stackyard.services.catalog import load_services
 from stackyard.services.model import Service, SettingDef
 
@@ -177,7 +177,7 @@ def load_deployment(
         enabled=enabled,
         overrides=overrides,
         suite=suite,
-        image_tag=values.openstack_tag or f"{values.openstack_release}-{suite}",
+        image_tag=values.openstack_tag or default_tag(values.openstack_release, suite),
         image_users={name: _image_user(spec.user, images) for name, spec in images.images.items()},
     )
 

@@ -65,8 +65,6 @@ class Globals(BaseModel):
     database_address: str | None = None
     database_port: Annotated[int, Field(gt=0, lt=65536)] = 3306
     database_user: str = "root"
-    keystone_admin_user: str = "admin"
-    keystone_admin_project: str = "admin"
     # Every container's log is rotated by the engine (json-file max-size / max-file), and its
     # process count bounded; kolla-ansible's names for the first two.
     docker_log_max_size: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmg]$")] = "50m"

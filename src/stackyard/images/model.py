@@ -123,3 +123,8 @@ class BuildReport:
 
     def by_status(self, status: BuildStatus) -> list[str]:
         return [r.name for r in self.results if r.status is status]
+
+
+def default_tag(openstack_release: str, suite: str) -> str:
+    """The tag images get unless one is given: build and deploy agree through this alone."""
+    return f"{openstack_release}-{suite}"

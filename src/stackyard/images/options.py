@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from stackyard.errors import ConfigError
-from stackyard.images.model import INSTALL_TYPES, BuildOptions, Catalog
+from stackyard.images.model import INSTALL_TYPES, BuildOptions, Catalog, default_tag
 
 
 def make_options(
@@ -50,7 +50,7 @@ def make_options(
     return BuildOptions(
         suite=suite,
         openstack_release=release,
-        tag=tag or f"{release}-{suite}",
+        tag=tag or default_tag(release, suite),
         namespace=namespace,
         install_type=install_type,
         apt_mirror=mirror.rstrip("/"),
