@@ -9,6 +9,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -25,12 +26,23 @@ from stackyard.images.model import Catalog, ImageSpec
 from stackyard.images.options import make_options
 
 
-def _fail(exc: StackyardError) -> None:
+def _fail(exc: StackyardError) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(2 if isinstance(exc, ConfigError) else 1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Every command's StackyardError is reported one way: `error: ...` on stderr, exit 2 for
+    bad input (nothing was changed), 1 for the rest."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StackyardError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stackyard")
 def main() -> None:
     """Build and run OpenStack in containers."""
@@ -51,10 +63,7 @@ def host_group() -> None:
 )
 def host_bootstrap(timeout: float) -> None:
     """Install and start the container engine on this host (idempotent)."""
-    try:
-        host.bootstrap(timeout=timeout, say=click.echo)
-    except StackyardError as exc:
-        _fail(exc)
+    host.bootstrap(timeout=timeout, say=click.echo)
 
 
 @main.command()
@@ -117,31 +126,27 @@ def build(
 
     PATTERNS are image names or regular expressions matched against whole names.
     """
-    try:
-        catalog = load_catalog(images_dir)
-        config = kwargs.pop("config_dir")
-        if config is not None:
-            configured = _configured(config, catalog, kwargs)
-            patterns = patterns or (() if profiles else configured.images)
-        kwargs["namespace"] = kwargs["namespace"] or "stackyard"
-        names = graph.select(catalog, patterns, profiles)
-        # Checked before listing too: a listing must not accept what the build would refuse.
-        options = make_options(catalog, **kwargs)  # type: ignore[arg-type]
-        if list_images or list_dependencies:
-            click.echo(_listing(catalog.images, names, list_dependencies, fmt))
-            return
-        engine = connect()
-        # rich is imported only by a build: every other command starts faster without it.
-        from stackyard.progress import BuildProgress
-
-        progress = BuildProgress(names)
-        try:
-            result = Builder(engine, catalog, options, progress).build(names)
-        finally:
-            progress.close()
-    except StackyardError as exc:
-        _fail(exc)
+    catalog = load_catalog(images_dir)
+    config = kwargs.pop("config_dir")
+    if config is not None:
+        configured = _configured(config, catalog, kwargs)
+        patterns = patterns or (() if profiles else configured.images)
+    kwargs["namespace"] = kwargs["namespace"] or "stackyard"
+    names = graph.select(catalog, patterns, profiles)
+    # Checked before listing too: a listing must not accept what the build would refuse.
+    options = make_options(catalog, **kwargs)  # type: ignore[arg-type]
+    if list_images or list_dependencies:
+        click.echo(_listing(catalog.images, names, list_dependencies, fmt))
         return
+    engine = connect()
+    # rich is imported only by a build: every other command starts faster without it.
+    from stackyard.progress import BuildProgress
+
+    progress = BuildProgress(names)
+    try:
+        result = Builder(engine, catalog, options, progress).build(names)
+    finally:
+        progress.close()
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(result), indent=2))
     else:
@@ -231,11 +236,7 @@ def _echo_json(value: object) -> None:
 @config_dir_option
 def genpwd(config_dir: Path | None) -> None:
     """Fill every missing secret in passwords.yml (existing values are never changed)."""
-    try:
-        path, added = operations.genpwd(config_dir)
-    except StackyardError as exc:
-        _fail(exc)
-        return
+    path, added = operations.genpwd(config_dir)
     if added:
         click.echo(f"{path}: generated {len(added)} secrets ({', '.join(added)}); mode 0600")
     else:
@@ -267,11 +268,7 @@ def plan_command(
     config_dir: Path | None, inventory: Path | None, fmt: str, limit: str | None
 ) -> None:
     """Show what a deploy would change, and why, without changing anything."""
-    try:
-        _, planned = _planned(config_dir, inventory, limit)
-    except StackyardError as exc:
-        _fail(exc)
-        return
+    _, planned = _planned(config_dir, inventory, limit)
     secrets = planned.desired.secrets
     if fmt == "json":
         _echo_json(deploy_report.to_dict(planned.plan, secrets))
@@ -298,10 +295,6 @@ def _deploy(
         if fmt == "json":
             _echo_json({"error": str(exc), "applied": _results(exc.results)})
         _fail(exc)
-        return
-    except StackyardError as exc:
-        _fail(exc)
-        return
     seconds = time.monotonic() - started
     if fmt == "text" and planned.plan.is_empty:
         return
@@ -361,12 +354,8 @@ def reconfigure(
 @inventory_option
 def post_deploy(config_dir: Path | None, inventory: Path | None) -> None:
     """Write clouds.yaml and admin-openrc.sh for the admin user."""
-    try:
-        deployment = operations.load(config_dir, inventory)
-        paths = operations.post_deploy(deployment, operations.desired_state(deployment))
-    except StackyardError as exc:
-        _fail(exc)
-        return
+    deployment = operations.load(config_dir, inventory)
+    paths = operations.post_deploy(deployment, operations.desired_state(deployment))
     clouds, openrc = paths
     click.echo(f"wrote {clouds} and {openrc} (mode 0600)")
     click.echo("Use the cloud with:")
@@ -395,14 +384,11 @@ def init_runonce(
     """Make what a first server needs (kolla-ansible's init-runonce): image, flavors, networks,
     router, security group rules, key pair. Settings from the environment: EXT_NET_CIDR,
     EXT_NET_RANGE, EXT_NET_GATEWAY, DEMO_NET_CIDR, ..."""
-    try:
-        if public_key is None:
-            public_key = operations.operator_key()
-        deployment = operations.load(config_dir, inventory)
-        desired = operations.desired_state(deployment)
-        operations.init_runonce(deployment, desired, _containers(), public_key, image, click.echo)
-    except StackyardError as exc:
-        _fail(exc)
+    if public_key is None:
+        public_key = operations.operator_key()
+    deployment = operations.load(config_dir, inventory)
+    desired = operations.desired_state(deployment)
+    operations.init_runonce(deployment, desired, _containers(), public_key, image, click.echo)
 
 
 def _print_report(report: operations.CheckReport, fmt: str) -> None:
@@ -428,12 +414,8 @@ def _print_report(report: operations.CheckReport, fmt: str) -> None:
 @format_option
 def check_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
     """Every container healthy and every API answering through HAProxy."""
-    try:
-        engine, planned = _planned(config_dir, inventory)
-        report = operations.check(planned, engine)
-    except StackyardError as exc:
-        _fail(exc)
-        return
+    engine, planned = _planned(config_dir, inventory)
+    report = operations.check(planned, engine)
     _print_report(report, fmt)
 
 
@@ -443,13 +425,9 @@ def check_command(config_dir: Path | None, inventory: Path | None, fmt: str) -> 
 @format_option
 def prechecks(config_dir: Path | None, inventory: Path | None, fmt: str) -> None:
     """Check the host and the configuration before a deploy; changes nothing."""
-    try:
-        deployment = operations.load(config_dir, inventory)
-        desired = operations.desired_state(deployment)
-        report = operations.prechecks(deployment, desired, _containers())
-    except StackyardError as exc:
-        _fail(exc)
-        return
+    deployment = operations.load(config_dir, inventory)
+    desired = operations.desired_state(deployment)
+    report = operations.prechecks(deployment, desired, _containers())
     _print_report(report, fmt)
 
 
@@ -458,25 +436,17 @@ def prechecks(config_dir: Path | None, inventory: Path | None, fmt: str) -> None
 @inventory_option
 def pull(config_dir: Path | None, inventory: Path | None) -> None:
     """Pull every image the deployment uses from docker_registry."""
-    try:
-        deployment = operations.load(config_dir, inventory)
-        images = operations.pull(
-            deployment, operations.desired_state(deployment), _containers(), click.echo
-        )
-    except StackyardError as exc:
-        _fail(exc)
-        return
+    deployment = operations.load(config_dir, inventory)
+    images = operations.pull(
+        deployment, operations.desired_state(deployment), _containers(), click.echo
+    )
     click.echo(f"pulled {len(images)} images")
 
 
 @main.command()
 def stop() -> None:
     """Stop every stackyard container; `deploy` starts them again."""
-    try:
-        stopped = operations.stop(_containers(), click.echo)
-    except StackyardError as exc:
-        _fail(exc)
-        return
+    stopped = operations.stop(_containers(), click.echo)
     click.echo(f"stopped {len(stopped)} containers")
 
 
@@ -499,11 +469,7 @@ def destroy(config_dir: Path | None, confirmed: bool, include_volumes: bool) -> 
             )
         )
         return
-    try:
-        result = operations.destroy(_containers(), config_dir, include_volumes, click.echo)
-    except StackyardError as exc:
-        _fail(exc)
-        return
+    result = operations.destroy(_containers(), config_dir, include_volumes, click.echo)
     click.echo(f"removed {len(result.containers)} containers and {len(result.networks)} networks")
     if result.kept_volumes:
         kept = ", ".join(result.kept_volumes)
