@@ -5,13 +5,16 @@ identity plane). Prints figures; not a test.
     python -m benchmarks.deploy [--profile core|identity] [--namespace stackyard] [--runs 3]
 
 Each figure is the wall time of the `stackyard` command as an operator runs it (Python start
-included). It REMOVES any stackyard deployment on this engine first (destroy with volumes) and
-at the end; the images of --namespace must be built (`stackyard build`).
+included); for the reconfigure, the steps of the last run are listed with their times (steps of
+one service run side by side, so they overlap). It REMOVES any stackyard deployment on this
+engine first (destroy with volumes) and at the end; the images of --namespace must be built
+(`stackyard build`).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import subprocess
 import sys
@@ -32,13 +35,21 @@ PROFILES = {
 }
 
 
-def run(config_dir: Path, *args: str) -> float:
+# A step's line in stackyard's progress output: "  replaced nova_api in 8.3 s".
+STEP = re.compile(r"^  (\w+) (\S+) in ([0-9.]+) s$", re.MULTILINE)
+
+
+def run(config_dir: Path, *args: str, steps: list[str] | None = None) -> float:
+    """Seconds the command took; `steps` gets its steps, slowest first, where given."""
     env = {"STACKYARD_CONFIG_DIR": str(config_dir), "PATH": "/usr/sbin:/usr/bin:/bin"}
     started = time.monotonic()
     result = subprocess.run([STACKYARD, *args], capture_output=True, text=True, env=env)
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         raise SystemExit(f"stackyard {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    if steps is not None:
+        found = sorted(STEP.findall(result.stdout), key=lambda m: -float(m[2]))
+        steps[:] = [f"{done} {name} {float(seconds):.1f} s" for done, name, seconds in found]
     return elapsed
 
 
@@ -55,6 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     destroy = ("destroy", "--yes-i-really-really-mean-it", "--include-volumes")
     cold, noop, reconfigure = [], [], []
+    steps: list[str] = []
     with tempfile.TemporaryDirectory(prefix="stackyard-bench-") as tmp:
         config_dir = Path(tmp)
         settings, file, option, value = PROFILES[args.profile]
@@ -68,12 +80,13 @@ def main() -> None:
             cold.append(run(config_dir, "deploy"))
             noop.append(run(config_dir, "deploy"))
             override.write_text(option.format(value + number))
-            reconfigure.append(run(config_dir, "reconfigure"))
+            reconfigure.append(run(config_dir, "reconfigure", steps=steps))
         run(config_dir, *destroy)
     print(f"profile {args.profile}, {args.runs} runs")
     print(figures("cold deploy", cold))
     print(figures("no-op deploy", noop))
     print(figures(f"one-option reconfigure ({file})", reconfigure))
+    print(f"  its steps in the last run, slowest first: {'; '.join(steps)}")
 
 
 if __name__ == "__main__":
