@@ -311,7 +311,9 @@ class SettingDef(_Strict):
         annotation: Any
         if self.type == "integer":
             top = ENGINE_INT if self.maximum is None else self.maximum
-            annotation = Annotated[int, Field(ge=self.minimum, le=top)]
+            annotation = Annotated[
+                int, BeforeValidator(_not_a_flag), Field(ge=self.minimum, le=top)
+            ]
         elif self.type == "flag":
             annotation = Annotated[bool, BeforeValidator(parse_flag)]
         elif self.choices:
@@ -357,6 +359,13 @@ class SettingDef(_Strict):
 
 # Patterns are Python's re (what the definition is checked with), for pydantic too.
 SETTING_CONFIG = ConfigDict(regex_engine="python-re")
+
+
+def _not_a_flag(value: object) -> object:
+    """pydantic reads true as 1: for a number, a yes/no value is a mistake."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    return value
 
 
 def parse_flag(value: object) -> bool:
