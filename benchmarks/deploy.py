@@ -35,8 +35,9 @@ PROFILES = {
 }
 
 
-# A step's line in stackyard's progress output: "  replaced nova_api in 8.3 s".
-STEP = re.compile(r"^  (\w+) (\S+) in ([0-9.]+) s$", re.MULTILINE)
+# A step's line in stackyard's progress output: "  replaced nova_api in 8.3 s", "  waited
+# for keystone in 2.0 s".
+STEP = re.compile(r"^  (\w+(?: for)?) (\S+) in ([0-9.]+) s$", re.MULTILINE)
 
 
 def run(config_dir: Path, *args: str, steps: list[str] | None = None) -> float:

@@ -468,7 +468,6 @@ def destroy(config_dir: Path | None, confirmed: bool, include_volumes: bool) -> 
                 "--yes-i-really-really-mean-it (add --include-volumes to delete the data too)"
             )
         )
-        return
     result = operations.destroy(_containers(), config_dir, include_volumes, click.echo)
     click.echo(f"removed {len(result.containers)} containers and {len(result.networks)} networks")
     if result.kept_volumes:

@@ -448,11 +448,11 @@ def post_deploy(deployment: Deployment, desired: Desired) -> list[Path]:
                 f"export OS_PROJECT_NAME={shlex.quote(project)}",
                 f"export OS_USERNAME={shlex.quote(user)}",
                 f"export OS_PASSWORD={shlex.quote(password)}",
-                f"export OS_AUTH_URL={url}",
+                f"export OS_AUTH_URL={shlex.quote(url)}",
                 "export OS_INTERFACE=internal",
                 "export OS_ENDPOINT_TYPE=internalURL",
                 "export OS_IDENTITY_API_VERSION=3",
-                f"export OS_REGION_NAME={values.openstack_region_name}",
+                f"export OS_REGION_NAME={shlex.quote(values.openstack_region_name)}",
                 "",
             ]
         ),

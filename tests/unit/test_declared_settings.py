@@ -15,14 +15,15 @@ from stackyard.config.globals import declared_model
 from stackyard.services.model import FALSE, TRUE, SettingDef
 
 WORD = st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=6)
-INTEGER = st.integers(min_value=-(2**40), max_value=2**40)
+INTEGER = st.integers(min_value=-(2**70), max_value=2**70)
+BOUND = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
 
 @st.composite
 def declarations(draw: st.DrawFn) -> SettingDef:
     kind = draw(st.sampled_from(["string", "integer", "flag"]))
     if kind == "integer":
-        low, high = sorted(draw(st.tuples(INTEGER, INTEGER)))
+        low, high = sorted(draw(st.tuples(BOUND, BOUND)))
         bounds = draw(st.sampled_from([(None, None), (low, None), (None, high), (low, high)]))
         default = draw(st.one_of(st.none(), st.integers(low, high)))
         return SettingDef(description="d", type="integer", default=default, minimum=bounds[0],
@@ -44,7 +45,7 @@ def meets(setting: SettingDef, value: Any) -> bool:
         return isinstance(value, bool) or str(value).strip().lower() in TRUE | FALSE
     if setting.type == "integer":
         if isinstance(value, bool) or not isinstance(value, int):
-            return False
+            return False  # floats too: 3.0 is refused, not read as 3
         low = -(2**63) if setting.minimum is None else setting.minimum
         high = 2**63 - 1 if setting.maximum is None else setting.maximum
         return low <= value <= high
@@ -55,7 +56,10 @@ def meets(setting: SettingDef, value: Any) -> bool:
     return setting.pattern is None or re.fullmatch(setting.pattern, value) is not None
 
 
-VALUES = st.one_of(INTEGER, st.booleans(), WORD, st.sampled_from(["yes", "Off", "12", "ab"]))
+VALUES = st.one_of(
+    INTEGER, st.booleans(), st.floats(), WORD, WORD.map(lambda w: w + "\n"),
+    st.sampled_from(["yes", "Off", "12", "ab", "ab\n", "1\n"]),
+)  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
@@ -74,6 +78,6 @@ def test_a_declared_setting_accepts_what_its_declaration_allows(
         return
     assert meets(setting, value), (setting, value)
     if setting.type == "flag":
-        assert kept is (value if isinstance(value, bool) else str(value).lower() in TRUE)
+        assert kept is (value if isinstance(value, bool) else str(value).strip().lower() in TRUE)
     else:
         assert kept == value

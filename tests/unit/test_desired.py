@@ -561,17 +561,21 @@ AWKWARD = "k'db\\\"pw@host/db:5?a=b#frag%41$(id)`id` ;x"
 
 
 def test_admin_openrc_gives_bash_the_credentials_unchanged(tmp_path: Path) -> None:
-    """The password, and the admin user and project (keystone's settings), reach the shell as
-    they are, spaces and quotes included; clouds.yaml holds the same."""
-    names = 'keystone_admin_user: "cloud admin\'s $(id)"\nkeystone_admin_project: "ops team"\n'
+    """The password, the admin user and project (keystone's settings) and the region reach the
+    shell as they are, spaces, quotes and globs included; clouds.yaml holds the same."""
+    names = (
+        'keystone_admin_user: "cloud admin\'s $(id)"\nkeystone_admin_project: "ops team"\n'
+        'openstack_region_name: "Region One *"\n'
+    )
     directory = config_dir(
         tmp_path, GLOBALS + names, secrets={**passwords(), "keystone_admin_password": AWKWARD}
     )
     deployment = load_deployment(directory)
     clouds, openrc = post_deploy(deployment, compute(deployment, FACTS))
-    script = f'. {openrc} && printf "%s\\n" "$OS_PASSWORD" "$OS_USERNAME" "$OS_PROJECT_NAME"'
+    shown = '"$OS_PASSWORD" "$OS_USERNAME" "$OS_PROJECT_NAME" "$OS_REGION_NAME"'
+    script = f'. {openrc} && printf "%s\\n" {shown}'
     run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
-    assert run.stdout.splitlines() == [AWKWARD, "cloud admin's $(id)", "ops team"]
+    assert run.stdout.splitlines() == [AWKWARD, "cloud admin's $(id)", "ops team", "Region One *"]
     auth = yaml.safe_load(clouds.read_text())["clouds"]["stackyard-admin"]["auth"]
     assert (auth["username"], auth["project_name"]) == ("cloud admin's $(id)", "ops team")
 

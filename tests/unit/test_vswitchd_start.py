@@ -27,6 +27,7 @@ if [[ $* == "-oneline monitor link" ]]; then
     touch "$FAKE/again"  # every event of the first was handled
     exec sleep 60
 fi
+[[ $1 == link && $2 == show ]] && touch "$FAKE/bridge"  # the script is past the datapath
 exit 0
 """,
     "ovs-vsctl": """\
@@ -101,9 +102,16 @@ def test_nothing_is_watched_on_the_kernel_datapath(tmp_path: Path, datapath: str
     for name, body in FAKES.items():
         (bin_dir / name).write_text("#!/bin/bash\n" + body)
         (bin_dir / name).chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE": str(tmp_path), "OVS_DATAPATH": datapath}
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE": str(tmp_path), "OVS_DATAPATH": datapath,
+           "OVS_EXTERNAL_BRIDGE": "br-ex"}  # fmt: skip
     script = subprocess.Popen(["bash", str(SCRIPT)], env=env, start_new_session=True)
-    time.sleep(1.5)
-    os.killpg(script.pid, signal.SIGKILL)
-    script.wait()
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "bridge").exists():
+            assert time.monotonic() < deadline, "the script did not reach its bridge"
+            time.sleep(0.1)
+        time.sleep(1)  # a watcher started by mistake would be monitoring by now
+    finally:
+        os.killpg(script.pid, signal.SIGKILL)
+        script.wait()
     assert not (tmp_path / "monitored").exists()

@@ -303,23 +303,22 @@ class SettingDef(_Strict):
     default: str | int | bool | None = None
     pattern: str | None = None  # strings: the whole value must match (Python's re)
     choices: list[str] | None = None  # strings: one of these
-    minimum: int | None = None  # integers
+    minimum: Annotated[int, Field(ge=-ENGINE_INT - 1)] | None = None  # integers
     maximum: Annotated[int, Field(le=ENGINE_INT)] | None = None  # integers
 
     def annotation(self) -> Any:
         """The type a value must have, with its constraints, for pydantic."""
         annotation: Any
         if self.type == "integer":
-            top = ENGINE_INT if self.maximum is None else self.maximum
-            annotation = Annotated[
-                int, BeforeValidator(_not_a_flag), Field(ge=self.minimum, le=top)
-            ]
+            low = -ENGINE_INT - 1 if self.minimum is None else self.minimum
+            high = ENGINE_INT if self.maximum is None else self.maximum
+            annotation = Annotated[int, BeforeValidator(_whole_number), Field(ge=low, le=high)]
         elif self.type == "flag":
             annotation = Annotated[bool, BeforeValidator(parse_flag)]
         elif self.choices:
             annotation = Literal[tuple(self.choices)]
         else:
-            whole = None if self.pattern is None else f"^(?:{self.pattern})$"
+            whole = None if self.pattern is None else rf"\A(?:{self.pattern})\Z"
             annotation = Annotated[str, Field(pattern=whole)]
         return annotation if self.default is not None else annotation | None
 
@@ -361,10 +360,11 @@ class SettingDef(_Strict):
 SETTING_CONFIG = ConfigDict(regex_engine="python-re")
 
 
-def _not_a_flag(value: object) -> object:
-    """pydantic reads true as 1: for a number, a yes/no value is a mistake."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {value!r}")
+def _whole_number(value: object) -> object:
+    """pydantic reads true as 1 and 3.0 as 3: for an integer, a yes/no value or a decimal is
+    a mistake (text is read, as `{{ setting }}` references give text)."""
+    if isinstance(value, bool | float):
+        raise ValueError(f"expected a whole number, got {value!r}")
     return value
 
 
