@@ -28,12 +28,11 @@ from stackyard.config.deployment import (
     Deployment,
     check_config_dir,
     config_dir,
-    declared_settings,
     load_deployment,
     release_suite,
     secret_names,
+    service_settings,
 )
-from stackyard.config.globals import load_globals
 from stackyard.config.ini import read_text
 from stackyard.config.passwords import generate, write_private
 from stackyard.deploy import strategies
@@ -112,10 +111,7 @@ def configured_build(
     check_config_dir(folder)
     catalog = catalog or load_catalog()
     services = load_services(images=catalog.images)
-    defaults = {name: s.definition.enabled for name, s in services.items()}
-    core = frozenset(name for name, s in services.items() if s.definition.core)
-    declared = declared_settings(services)
-    settings = load_globals(folder / "globals.yml", defaults, core, declared=declared)
+    settings = service_settings(folder, services)
     errors: list[str] = []
     suite = release_suite(folder, settings.values.openstack_release, catalog, errors)
     if suite is None:

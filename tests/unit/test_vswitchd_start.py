@@ -41,14 +41,19 @@ esac
 }
 
 
-def run(tmp_path: Path, events: list[str], types: dict[str, str], numbers: str) -> list[str]:
-    """The ovs-vsctl `set` calls the script makes for these link events."""
+def stand_ins(tmp_path: Path) -> Path:
+    """A folder with the stand-ins, to put first on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, body in FAKES.items():
-        path = bin_dir / name
-        path.write_text("#!/bin/bash\n" + body)
-        path.chmod(0o755)
+        (bin_dir / name).write_text("#!/bin/bash\n" + body)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def run(tmp_path: Path, events: list[str], types: dict[str, str], numbers: str) -> list[str]:
+    """The ovs-vsctl `set` calls the script makes for these link events."""
+    bin_dir = stand_ins(tmp_path)
     (tmp_path / "events").write_text("".join(f"{line}\n" for line in events))
     (tmp_path / "types").write_text("".join(f"{n} {t}\n" for n, t in types.items()))
     (tmp_path / "numbers").write_text(numbers)
@@ -97,11 +102,7 @@ def test_a_port_whose_device_comes_back_gets_the_lowest_free_number(tmp_path: Pa
 
 @pytest.mark.parametrize("datapath", ["system", ""])
 def test_nothing_is_watched_on_the_kernel_datapath(tmp_path: Path, datapath: str) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in FAKES.items():
-        (bin_dir / name).write_text("#!/bin/bash\n" + body)
-        (bin_dir / name).chmod(0o755)
+    bin_dir = stand_ins(tmp_path)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE": str(tmp_path), "OVS_DATAPATH": datapath,
            "OVS_EXTERNAL_BRIDGE": "br-ex"}  # fmt: skip
     script = subprocess.Popen(["bash", str(SCRIPT)], env=env, start_new_session=True)

@@ -93,14 +93,8 @@ def load_deployment(
     check_config_dir(directory)
     images = load_catalog(images_root)
     services = load_services(services_root, images=images.images)
-    defaults = {name: s.definition.enabled for name, s in services.items()}
     errors: list[str] = []
-
-    core = frozenset(name for name, s in services.items() if s.definition.core)
-    declared = declared_settings(services)
-    settings = _collect(
-        errors, lambda: load_globals(directory / "globals.yml", defaults, core, declared=declared)
-    )
+    settings = _collect(errors, lambda: service_settings(directory, services))
     inventory = _collect(errors, lambda: _inventory(directory, inventory_path))
     passwords_path = directory / "passwords.yml"
     passwords = _collect(errors, lambda: load_passwords(passwords_path, missing_ok=True))
@@ -179,6 +173,17 @@ def load_deployment(
         suite=suite,
         image_tag=values.openstack_tag or default_tag(values.openstack_release, suite),
         image_users={name: _image_user(spec.user, images) for name, spec in images.images.items()},
+    )
+
+
+def service_settings(directory: Path, services: dict[str, Service]) -> Settings:
+    """globals.yml read with what the services bring: their switches and defaults, the core
+    cloud's members, their declared settings."""
+    return load_globals(
+        directory / "globals.yml",
+        {name: s.definition.enabled for name, s in services.items()},
+        frozenset(name for name, s in services.items() if s.definition.core),
+        declared=declared_settings(services),
     )
 
 
